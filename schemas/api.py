@@ -1,0 +1,408 @@
+"""Wire schemas of the HTTP API, version 1.
+
+Request schemas turn JSON into domain objects and reject what they do not
+know, naming the field; response schemas turn domain objects into JSON.
+Changing a V1 schema in a way that breaks a client needs a V2 schema.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, post_load, validate
+
+from schemas.common import Choice, StrictSchema, integer, number, string
+from service.cases.model import AgentProfile, CaseState, CustomerState, Escalated, Event, Snapshot
+from service.engine import catalog
+from service.engine.model import AgentLimits
+
+MAX_TEXT_LENGTH = 20_000
+MAX_ATTRIBUTES = 50
+ID = validate.Regexp(
+    r"^[^\s\x00-\x1f]{1,200}$", error="expected 1 to 200 characters without spaces"
+)
+ATTRIBUTE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+# Attributes the service reads itself, with the values it accepts.
+NUMBER_ATTRIBUTES: dict[str, tuple[float, float]] = {
+    "complexity": (0, 10),
+    "hostility": (0, 10),
+    "handling_minutes": (0, 1440),
+}
+CHOICE_ATTRIBUTES: dict[str, tuple[str, ...]] = {"limit": catalog.LIMIT_KINDS}
+TEXT_ATTRIBUTES = frozenset({"topic"})
+
+
+def _choice(choices: tuple[str, ...], what: str) -> Choice:
+    return Choice(choices, what)
+
+
+class AwareDateTime(fields.DateTime):
+    """An ISO 8601 timestamp with a time zone, returned in UTC."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> datetime:
+        if not isinstance(value, str):
+            raise ValidationError("expected an ISO 8601 timestamp such as 2026-11-22T10:00:00Z")
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+        except ValueError as exc:
+            raise ValidationError(
+                "expected an ISO 8601 timestamp such as 2026-11-22T10:00:00Z"
+            ) from exc
+        if parsed.tzinfo is None:
+            raise ValidationError("the timestamp needs a time zone, such as Z or +01:00")
+        return parsed.astimezone(UTC)
+
+
+class AttributesField(fields.Field[dict[str, Any]]):
+    """Free-form event attributes: named scalars, some of them typed by the service."""
+
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Any, **kwargs: Any
+    ) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise ValidationError("expected an object of named values")
+        if len(value) > MAX_ATTRIBUTES:
+            raise ValidationError(f"at most {MAX_ATTRIBUTES} attributes")
+        errors: dict[str, list[str]] = {}
+        for name, item in value.items():
+            problem = self._check(name, item)
+            if problem:
+                errors[name] = [problem]
+        if errors:
+            raise ValidationError(errors)
+        return dict(value)
+
+    @staticmethod
+    def _check(name: str, item: Any) -> str | None:
+        if not ATTRIBUTE_NAME.match(name):
+            return "attribute names use lowercase letters, digits and _"
+        if isinstance(item, str):
+            if len(item) > 500:
+                return "at most 500 characters"
+        elif isinstance(item, bool):
+            pass
+        elif isinstance(item, int | float):
+            if not math.isfinite(item) or abs(item) > 1e12:
+                return "expected a finite number between -1e12 and 1e12"
+        else:
+            return "expected text, a number, true or false"
+        if name in NUMBER_ATTRIBUTES:
+            low, high = NUMBER_ATTRIBUTES[name]
+            if (
+                isinstance(item, bool)
+                or not isinstance(item, int | float)
+                or not low <= item <= high
+            ):
+                return f"expected a number from {low:g} to {high:g}"
+        elif name in CHOICE_ATTRIBUTES:
+            if item not in CHOICE_ATTRIBUTES[name]:
+                return f"expected one of: {', '.join(CHOICE_ATTRIBUTES[name])}"
+        elif name in TEXT_ATTRIBUTES and (not isinstance(item, str) or not item.strip()):
+            return "expected text"
+        return None
+
+
+class CustomerRefV1Schema(StrictSchema):
+    """The customer an event is about."""
+
+    id = string(required=True, validate=ID)
+    tier = string(validate=_choice(catalog.TIERS, "tier"))
+
+
+class AgentRefV1Schema(StrictSchema):
+    """The agent handling the event."""
+
+    id = string(required=True, validate=ID)
+
+
+class EventV1Schema(StrictSchema):
+    """One case event."""
+
+    event_id = string(required=True, validate=ID)
+    type = string(required=True, validate=_choice(catalog.EVENT_TYPES, "type"))
+    occurred_at = AwareDateTime(required=True)
+    channel = string(validate=_choice(catalog.CHANNELS, "channel"))
+    customer = fields.Nested(CustomerRefV1Schema)
+    agent = fields.Nested(AgentRefV1Schema)
+    text = string(
+        validate=validate.Length(max=MAX_TEXT_LENGTH, error=f"at most {MAX_TEXT_LENGTH} characters")
+    )
+    language = string(
+        validate=validate.Regexp(
+            r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$",
+            error="expected a language tag such as pl or pt-BR",
+        )
+    )
+    attributes = AttributesField(load_default=dict)
+
+    @post_load
+    def _build(self, data: dict[str, Any], **kwargs: Any) -> Event:
+        customer = data.get("customer") or {}
+        return Event(
+            event_id=data["event_id"],
+            type=data["type"],
+            occurred_at=data["occurred_at"],
+            channel=data.get("channel"),
+            customer_id=customer.get("id"),
+            customer_tier=customer.get("tier"),
+            agent_id=(data.get("agent") or {}).get("id"),
+            text=data.get("text"),
+            language=data.get("language"),
+            attributes=data["attributes"],
+        )
+
+
+def count(**kwargs: Any) -> fields.Integer:
+    """Return a non-negative whole-number field."""
+    return integer(
+        load_default=0, validate=validate.Range(0, 10**9, error="expected 0 or more"), **kwargs
+    )
+
+
+def level(**kwargs: Any) -> fields.Float:
+    """Return a 0-10 level field."""
+    return number(
+        load_default=0, validate=validate.Range(0, 10, error="expected 0 to 10"), **kwargs
+    )
+
+
+class LimitsV1Schema(StrictSchema):
+    """An agent's personal limits."""
+
+    max_complexity = number(required=True, validate=validate.Range(0, 10, error="expected 0 to 10"))
+    max_hostility = number(required=True, validate=validate.Range(0, 10, error="expected 0 to 10"))
+    max_minutes = number(
+        required=True, validate=validate.Range(1, 1440, error="expected 1 to 1440")
+    )
+
+    @post_load
+    def _build(self, data: dict[str, Any], **kwargs: Any) -> AgentLimits:
+        return AgentLimits(**data)
+
+
+class AgentSnapshotV1Schema(StrictSchema):
+    """The handling agent in a dry run: limits and skills."""
+
+    id = string(validate=ID)
+    limits = fields.Nested(LimitsV1Schema)
+    skills = fields.List(
+        string(validate=validate.Length(1, 100)),
+        load_default=list,
+        validate=validate.Length(max=100),
+    )
+
+    @post_load
+    def _build(self, data: dict[str, Any], **kwargs: Any) -> AgentProfile:
+        return AgentProfile(
+            id=data.get("id"), limits=data.get("limits"), skills=tuple(data["skills"])
+        )
+
+
+class CustomerSnapshotV1Schema(StrictSchema):
+    """The customer in a dry run."""
+
+    id = string(validate=ID)
+    tier = string(load_default="standard", validate=_choice(catalog.TIERS, "tier"))
+    flags = fields.List(
+        string(validate=validate.Length(1, 64)), load_default=list, validate=validate.Length(max=50)
+    )
+    unresolved_complaints = count()
+    escalations_30d = count()
+
+    @post_load
+    def _build(self, data: dict[str, Any], **kwargs: Any) -> CustomerState:
+        return CustomerState(
+            id=data.get("id"),
+            tier=data["tier"],
+            flags=tuple(data["flags"]),
+            unresolved_complaints=data["unresolved_complaints"],
+            escalations_30d=data["escalations_30d"],
+        )
+
+
+class LastEscalationV1Schema(StrictSchema):
+    """When a case was last escalated to one target."""
+
+    at = AwareDateTime(required=True)
+    severity = integer(load_default=1, validate=validate.Range(0, 3))
+    rule = string(load_default="")
+
+
+class CaseSnapshotV1Schema(StrictSchema):
+    """A case's aggregates before the event, with its customer and agent."""
+
+    case_id = string(validate=ID)
+    status = string(load_default="open", validate=_choice(("open", "closed"), "status"))
+    messages = count()
+    hostility = integer(load_default=0, validate=validate.Range(0, 10, error="expected 0 to 10"))
+    abusive_messages = count()
+    threats = count()
+    legal_threats = count()
+    physical_threats = count()
+    supervisor_requests = count()
+    complexity = level()
+    minutes_with_customer = number(load_default=0, validate=validate.Range(0, 10**6))
+    open_complaints = count()
+    reopened_complaints = count()
+    topic = string(validate=validate.Length(1, 100))
+    current_agent = string(validate=ID)
+    last_event_at = AwareDateTime()
+    last_escalations = fields.Dict(
+        keys=string(validate=validate.Length(1, 64)),
+        values=fields.Nested(LastEscalationV1Schema),
+        load_default=dict,
+    )
+    customer = fields.Nested(CustomerSnapshotV1Schema, load_default=dict)
+    agent = fields.Nested(AgentSnapshotV1Schema, load_default=dict)
+
+    @post_load
+    def _build(self, data: dict[str, Any], **kwargs: Any) -> Snapshot:
+        customer = data.pop("customer")
+        agent = data.pop("agent")
+        if isinstance(customer, dict):
+            customer = CustomerSnapshotV1Schema().load(customer)
+        if isinstance(agent, dict):
+            agent = AgentSnapshotV1Schema().load(agent)
+        escalations = {
+            target: Escalated(at=e["at"], severity=e["severity"], rule=e["rule"])
+            for target, e in data.pop("last_escalations").items()
+        }
+        return Snapshot(
+            case=CaseState(last_escalations=escalations, **data), customer=customer, agent=agent
+        )
+
+
+class EvaluateRequestV1Schema(StrictSchema):
+    """A dry run: a case snapshot (optional) and one event."""
+
+    case = fields.Nested(CaseSnapshotV1Schema, load_default=dict)
+    event = fields.Nested(EventV1Schema, required=True)
+
+
+# Responses -----------------------------------------------------------------
+
+
+class EscalationV1Schema(Schema):
+    """One escalation: to whom, how, and which rule asked."""
+
+    to = fields.String()
+    mode = fields.String(
+        metadata={"description": "handover: the case leaves the agent; notify: the agent keeps it"}
+    )
+    rule = fields.String()
+
+
+class SuppressedV1Schema(Schema):
+    """An escalation held back by a cool-down."""
+
+    to = fields.String()
+    rule = fields.String()
+    until = fields.DateTime()
+
+
+class MatchedRuleV1Schema(Schema):
+    """A rule that matched, and why."""
+
+    id = fields.Function(lambda m: m.rule.id)
+    title = fields.Function(lambda m: m.rule.title)
+    priority = fields.Function(lambda m: m.rule.priority)
+    safety = fields.Function(lambda m: m.rule.safety)
+    why = fields.String()
+
+
+class SignalV1Schema(Schema):
+    """A text signal and the evidence for it."""
+
+    name = fields.String()
+    language = fields.String()
+    evidence = fields.String(metadata={"description": "The matched span of the original text."})
+    entry = fields.String(metadata={"description": "The lexicon phrase that matched."})
+    source = fields.String(metadata={"description": "Lexicon file and line of the phrase."})
+    span = fields.Function(lambda s: [s.start, s.end])
+
+
+class DecisionV1Schema(Schema):
+    """The decision for one event."""
+
+    decision_id = fields.String()
+    case_id = fields.String(allow_none=True)
+    event_id = fields.String()
+    outcome = fields.String(metadata={"enum": ["escalate", "route", "none"]})
+    escalations = fields.List(fields.Nested(EscalationV1Schema))
+    route_to = fields.String(allow_none=True)
+    priority = fields.String(metadata={"enum": list(catalog.PRIORITIES)})
+    actions = fields.List(fields.Dict(keys=fields.String(), values=fields.String()))
+    guidance = fields.List(fields.String())
+    matched_rules = fields.List(fields.Nested(MatchedRuleV1Schema), attribute="matched")
+    signals = fields.List(fields.Nested(SignalV1Schema))
+    suppressed = fields.List(fields.Nested(SuppressedV1Schema))
+    rules_revision = fields.String()
+    evaluated_at = fields.DateTime()
+    duration_ms = fields.Float()
+    duplicate = fields.Boolean()
+
+
+class FieldErrorV1Schema(Schema):
+    """One problem with one field of a request."""
+
+    field = fields.String()
+    message = fields.String()
+
+
+class ProblemV1Schema(Schema):
+    """An RFC 9457 problem: every error the API returns has this shape."""
+
+    type = fields.String()
+    title = fields.String()
+    status = fields.Integer()
+    detail = fields.String()
+    instance = fields.String()
+    code = fields.String(metadata={"description": "Stable snake_case error code."})
+    errors = fields.List(fields.Nested(FieldErrorV1Schema))
+
+
+class RuleIssueV1Schema(Schema):
+    """A problem in a rule or lexicon file."""
+
+    file = fields.String()
+    line = fields.Integer()
+    rule = fields.String(allow_none=True)
+    where = fields.String()
+    message = fields.String()
+    hint = fields.String(allow_none=True)
+
+
+class RuleSummaryV1Schema(Schema):
+    """One rule of the active rule set."""
+
+    id = fields.String()
+    title = fields.String()
+    description = fields.String()
+    priority = fields.Integer()
+    safety = fields.Boolean()
+    file = fields.Function(lambda r: r.source.file)
+    line = fields.Function(lambda r: r.source.line)
+    escalate = fields.Function(lambda r: [e.to for e in r.then.escalate])
+    route_to = fields.Function(lambda r: r.then.route_to)
+
+
+class RulesetV1Schema(Schema):
+    """The active rule set."""
+
+    revision = fields.String()
+    loaded_at = fields.DateTime()
+    files = fields.List(fields.String())
+    rules = fields.List(fields.Nested(RuleSummaryV1Schema))
+    signals = fields.List(fields.String())
+    languages = fields.List(fields.String())
+
+
+class ValidationResultV1Schema(Schema):
+    """The result of validating a rules directory."""
+
+    valid = fields.Boolean()
+    revision = fields.String(allow_none=True)
+    issues = fields.List(fields.Nested(RuleIssueV1Schema))

@@ -1,0 +1,64 @@
+"""Schema of lexicon files: ``rules/lexicons/<language>/<signal>.yaml``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import ValidationError, fields, validate
+
+from schemas.common import StrictSchema, boolean, integer, string
+from service.engine.catalog import SIGNALS
+
+
+class PhraseField(fields.Field[str]):
+    """A phrase: its text, or ``{pattern: ..., note: ...}``."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        if isinstance(value, dict):
+            unknown = set(value) - {"pattern", "note"}
+            if unknown:
+                raise ValidationError(
+                    f'unknown field "{sorted(unknown)[0]}"; expected pattern and note'
+                )
+            value = value.get("pattern")
+        if not isinstance(value, str) or not value.strip():
+            raise ValidationError("expected a phrase (text), or {pattern: ..., note: ...}")
+        return value.strip()
+
+
+def phrase_list(**kwargs: Any) -> fields.List[str]:
+    """Return a list-of-phrases field."""
+    return fields.List(
+        PhraseField(), error_messages={"invalid": "expected a list of phrases"}, **kwargs
+    )
+
+
+class NegationSchema(StrictSchema):
+    """Words that cancel a phrase when they stand just before (or after) it."""
+
+    before = phrase_list(load_default=list)
+    after = phrase_list(load_default=list)
+    window = integer(
+        load_default=2, validate=validate.Range(0, 5, error="window lies between 0 and 5 words")
+    )
+
+
+class LexiconFileSchema(StrictSchema):
+    """One signal in one language: phrases, exclusions and negation cues."""
+
+    signal = string(
+        required=True,
+        validate=validate.OneOf(SIGNALS, error=f"signal is one of: {', '.join(SIGNALS)}"),
+    )
+    language = string(
+        required=True,
+        validate=validate.Regexp(r"^[a-z]{2,3}$", error="language is an ISO 639 code such as pl"),
+    )
+    match_without_diacritics = boolean(load_default=False)
+    negation = fields.Nested(
+        NegationSchema, load_default=lambda: {"before": [], "after": [], "window": 2}
+    )
+    phrases = phrase_list(
+        required=True, validate=validate.Length(min=1, error="list at least one phrase")
+    )
+    exclusions = phrase_list(load_default=list)

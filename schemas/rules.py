@@ -1,0 +1,439 @@
+"""Schemas of the rule files under ``rules/``: rules, conditions, outcomes, defaults.
+
+These check the shape of what a rule author wrote.  Whether a field exists and
+whether a value suits its type is checked afterwards against the field
+catalogue (``service.ruleset.validate``); both kinds of problem are reported
+together.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+from marshmallow import ValidationError, fields, post_load, validate, validates_schema
+
+from schemas.common import StrictSchema, boolean, closest, integer, number, string
+from service.engine import catalog
+from service.engine.model import (
+    OPERATORS,
+    Action,
+    AgentLimits,
+    AllOf,
+    AnyOf,
+    Condition,
+    Defaults,
+    Escalation,
+    FieldRef,
+    NotOf,
+    Path,
+    Predicate,
+    Rule,
+    Then,
+)
+
+RULE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
+NAME = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
+QUEUE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,99}$")
+ESCALATION_MODES = ("handover", "notify")
+ACTION_PARAMS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    # type: (required parameters, optional parameters)
+    "notify": (("target",), ("message",)),
+    "flag_customer": (("flag",), ("reason",)),
+    "ask_customer_to_stop": ((), ("message",)),
+    "allow_end_conversation": ((), ("message",)),
+    "tag": (("tag",), ()),
+}
+OPERATOR_ALIASES = {
+    "=": "eq",
+    "==": "eq",
+    "equals": "eq",
+    "is": "eq",
+    "!=": "ne",
+    "neq": "ne",
+    "not": "ne",
+    "<": "lt",
+    "<=": "lte",
+    "le": "lte",
+    ">": "gt",
+    ">=": "gte",
+    "ge": "gte",
+    "nin": "not_in",
+    "notin": "not_in",
+    "has": "contains",
+    "includes": "contains",
+    "exist": "exists",
+}
+MAX_IN_VALUES = 64
+DURATION = re.compile(r"^\s*(\d+)\s*(m|min|minutes?|h|hours?|d|days?)\s*$")
+
+
+def _is_scalar(value: Any) -> bool:
+    if isinstance(value, float) and not math.isfinite(value):
+        return False
+    return isinstance(value, str | int | float | bool)
+
+
+class _Errors:
+    """Collect nested error messages keyed by path, the shape marshmallow reports."""
+
+    def __init__(self) -> None:
+        self.tree: dict[Any, Any] = {}
+
+    def add(self, path: Path, message: str) -> None:
+        node = self.tree
+        for part in path:
+            node = node.setdefault(part, {})
+        node.setdefault("_schema", []).append(message)
+
+
+def _operator_hint(op: str) -> str:
+    best = OPERATOR_ALIASES.get(op.strip().lower()) or closest(op, list(OPERATORS))
+    if best:
+        return f'unknown operator "{op}"; did you mean "{best}"?'
+    return f'unknown operator "{op}"; expected one of: {", ".join(OPERATORS)}'
+
+
+def _operand(op: str, value: Any, path: Path, errors: _Errors) -> Any:
+    """Check an operator's right-hand side and return it in model form (or None)."""
+    ref = FieldRef(value) if catalog.looks_like_field(value) else None
+    if op in ("eq", "ne"):
+        if value is None:
+            errors.add(path, "no value given; to test that a field is absent write {exists: false}")
+        elif not _is_scalar(value):
+            errors.add(path, f"{op} compares with one value (text, a number, true or false)")
+        else:
+            return ref or value
+    elif op in ("lt", "lte", "gt", "gte"):
+        if ref is not None:
+            return ref
+        if isinstance(value, bool) or not isinstance(value, int | float) or not _is_scalar(value):
+            errors.add(
+                path,
+                f"{op} compares with a number or a field such as agent.limits.max_hostility",
+            )
+        else:
+            return value
+    elif op in ("in", "not_in"):
+        if not isinstance(value, list) or not value:
+            errors.add(path, f"{op} expects a list of values, such as [chat, phone]")
+        elif len(value) > MAX_IN_VALUES:
+            errors.add(path, f"{op} takes at most {MAX_IN_VALUES} values")
+        elif not all(_is_scalar(item) for item in value):
+            errors.add(path, f"{op} expects plain values (text, numbers, true or false)")
+        elif (
+            len(
+                {
+                    type(item)
+                    if not isinstance(item, int | float) or isinstance(item, bool)
+                    else float
+                    for item in value
+                }
+            )
+            > 1
+        ):
+            errors.add(path, f"{op} expects values of one kind: all text or all numbers")
+        else:
+            return tuple(value)
+    elif op == "contains":
+        if not isinstance(value, str) or not value:
+            errors.add(path, "contains expects the text or item to look for")
+        else:
+            return ref or value
+    elif op == "exists":
+        if not isinstance(value, bool):
+            errors.add(path, "exists expects true or false")
+        else:
+            return value
+    return None
+
+
+def parse_condition(value: Any, path: Path, where: Path, errors: _Errors) -> Condition | None:
+    """Parse one condition mapping into the model, recording every problem found."""
+    if isinstance(value, list):
+        errors.add(
+            path, "a condition is a mapping; to require several conditions, list them under all:"
+        )
+        return None
+    if not isinstance(value, dict) or not value:
+        errors.add(path, "a condition is a mapping such as event.type: {eq: complaint_opened}")
+        return None
+    combinators = [key for key in ("all", "any", "not") if key in value]
+    if combinators and len(value) > 1:
+        errors.add(
+            path,
+            f'"{combinators[0]}" must stand alone in its mapping; '
+            "move the other conditions inside it",
+        )
+        return None
+    if combinators == ["not"]:
+        child = parse_condition(value["not"], (*path, "not"), (*where, "not"), errors)
+        return NotOf(child, where=where) if child is not None else None
+    if combinators:
+        key = combinators[0]
+        items = value[key]
+        if not isinstance(items, list) or not items:
+            errors.add((*path, key), f"{key} expects a list of one or more conditions")
+            return None
+        children = [
+            parse_condition(item, (*path, key, i), (*where, key, i), errors)
+            for i, item in enumerate(items)
+        ]
+        if any(child is None for child in children):
+            return None
+        kind = AllOf if key == "all" else AnyOf
+        return kind(tuple(c for c in children if c is not None), where=where)
+    predicates: list[Condition] = []
+    ok = True
+    for name, spec in value.items():
+        fpath, fwhere = (*path, name), (*where, name)
+        if isinstance(spec, dict):
+            if not spec:
+                errors.add(fpath, f"no operator given; expected one of: {', '.join(OPERATORS)}")
+                ok = False
+            for op, operand in spec.items():
+                if op not in OPERATORS:
+                    errors.add(fpath, _operator_hint(str(op)))
+                    ok = False
+                    continue
+                checked = _operand(op, operand, fpath, errors)
+                if checked is None:
+                    ok = False
+                else:
+                    predicates.append(Predicate(name, op, checked, where=fwhere))
+        elif isinstance(spec, list):
+            errors.add(fpath, "a list needs an operator: write {in: [...]}")
+            ok = False
+        elif spec is None:
+            errors.add(
+                fpath, "no value given; to test that a field is absent write {exists: false}"
+            )
+            ok = False
+        else:
+            checked = _operand("eq", spec, fpath, errors)
+            if checked is None:
+                ok = False
+            else:
+                predicates.append(Predicate(name, "eq", checked, where=fwhere))
+    if not ok:
+        return None
+    return predicates[0] if len(predicates) == 1 else AllOf(tuple(predicates), where=where)
+
+
+class ConditionField(fields.Field[Condition]):
+    """A ``when`` condition: all / any / not, or field: {operator: value} mappings."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Condition:
+        errors = _Errors()
+        condition = parse_condition(value, (), (attr or "when",), errors)
+        if errors.tree or condition is None:
+            raise ValidationError(errors.tree or "invalid condition")
+        return condition
+
+
+class EscalateField(fields.Field[tuple[Escalation, ...]]):
+    """``escalate: supervisor``, ``{to: legal, mode: notify}``, or a list of these."""
+
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Any, **kwargs: Any
+    ) -> tuple[Escalation, ...]:
+        items = value if isinstance(value, list) else [value]
+        if not items:
+            raise ValidationError("escalate needs at least one target")
+        return tuple(self._one(item) for item in items)
+
+    @staticmethod
+    def _one(item: Any) -> Escalation:
+        if isinstance(item, str):
+            item = {"to": item}
+        if not isinstance(item, dict):
+            raise ValidationError(
+                "escalate expects a target such as supervisor, or {to: legal, mode: notify}"
+            )
+        unknown = set(item) - {"to", "mode"}
+        if unknown:
+            raise ValidationError(
+                f'unknown field "{sorted(unknown)[0]}" in escalate; expected to and mode'
+            )
+        target, mode = item.get("to"), item.get("mode", "handover")
+        if not isinstance(target, str) or not NAME.match(target):
+            raise ValidationError(
+                "escalation targets are lowercase names such as supervisor or legal"
+            )
+        if mode not in ESCALATION_MODES:
+            raise ValidationError(f'mode must be handover or notify, not "{mode}"')
+        return Escalation(to=target, mode=mode)
+
+
+class TextListField(fields.Field[tuple[str, ...]]):
+    """One text or a list of texts."""
+
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Any, **kwargs: Any
+    ) -> tuple[str, ...]:
+        items = value if isinstance(value, list) else [value]
+        if not items or not all(isinstance(item, str) and item.strip() for item in items):
+            raise ValidationError("expected a text or a list of texts")
+        return tuple(item.strip() for item in items)
+
+
+class DurationField(fields.Field[int]):
+    """A duration in minutes: 90, "30m", "2h" or "1d"."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
+        if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= 525_600:
+            return value
+        match = DURATION.match(value) if isinstance(value, str) else None
+        if not match:
+            raise ValidationError('expected a duration such as "30m", "2h" or "1d"')
+        amount, unit = int(match.group(1)), match.group(2)[0]
+        minutes = amount * {"m": 1, "h": 60, "d": 1440}[unit]
+        if not 0 < minutes <= 525_600:
+            raise ValidationError("a cool-down lies between one minute and one year")
+        return minutes
+
+
+class ActionSchema(StrictSchema):
+    """One action a rule asks for, such as notify the legal team."""
+
+    type = string(required=True)
+    target = string(validate=validate.Length(1, 100))
+    flag = string(validate=validate.Regexp(NAME, error="flags are lowercase names such as abusive"))
+    reason = string(validate=validate.Length(1, 500))
+    message = string(validate=validate.Length(1, 500))
+    tag = string(validate=validate.Regexp(NAME, error="tags are lowercase names"))
+
+    @validates_schema(skip_on_field_errors=False)
+    def _parameters(self, data: dict[str, Any], **kwargs: Any) -> None:
+        kind = data.get("type")
+        if not isinstance(kind, str):
+            return
+        if kind not in ACTION_PARAMS:
+            best = closest(kind, list(ACTION_PARAMS))
+            hint = (
+                f'; did you mean "{best}"?'
+                if best
+                else f"; expected one of: {', '.join(ACTION_PARAMS)}"
+            )
+            raise ValidationError({"type": [f'unknown action type "{kind}"{hint}']})
+        required, optional = ACTION_PARAMS[kind]
+        errors: dict[str, list[str]] = {}
+        for name in required:
+            if name not in data:
+                errors[name] = [f"{kind} needs {name}"]
+        for name in data:
+            if name != "type" and name not in required + optional:
+                errors[name] = [f"{kind} does not take {name}"]
+        if errors:
+            raise ValidationError(errors)
+
+    @post_load
+    def _build(self, data: dict[str, Any], **kwargs: Any) -> Action:
+        params = tuple(sorted((k, v) for k, v in data.items() if k != "type"))
+        return Action(type=data["type"], params=params)
+
+
+class ThenSchema(StrictSchema):
+    """What a rule decides: escalation, route, priority, actions, guidance, cool-down."""
+
+    escalate = EscalateField()
+    route_to = string(
+        validate=validate.Regexp(QUEUE, error="queue names use letters, digits, -, _, ., : or /")
+    )
+    priority = string(
+        validate=validate.OneOf(
+            catalog.PRIORITIES, error="priority is one of: low, normal, high, urgent"
+        )
+    )
+    actions = fields.List(
+        fields.Nested(ActionSchema), error_messages={"invalid": "expected a list of actions"}
+    )
+    guidance = TextListField()
+    cooldown = DurationField()
+
+    @validates_schema(skip_on_field_errors=False)
+    def _not_empty(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if not any(k in data for k in ("escalate", "route_to", "priority", "actions", "guidance")):
+            raise ValidationError(
+                "then says nothing to do; give at least one of escalate, route_to, "
+                "priority, actions or guidance"
+            )
+
+    @post_load
+    def _build(self, data: dict[str, Any], **kwargs: Any) -> Then:
+        return Then(
+            escalate=data.get("escalate", ()),
+            route_to=data.get("route_to"),
+            priority=data.get("priority"),
+            actions=tuple(data.get("actions", ())),
+            guidance=data.get("guidance", ()),
+            cooldown_minutes=data.get("cooldown"),
+        )
+
+
+class RuleSchema(StrictSchema):
+    """One rule: id, title, description, priority, safety flag, when and then."""
+
+    id = string(
+        required=True,
+        validate=validate.Regexp(
+            RULE_ID,
+            error="rule ids use lowercase letters, digits and dashes, like repeated-complaints",
+        ),
+    )
+    title = string(required=True, validate=validate.Length(1, 120))
+    description = string(required=True, validate=validate.Length(1, 2000))
+    priority = integer(
+        load_default=50, validate=validate.Range(0, 1000, error="priority lies between 0 and 1000")
+    )
+    safety = boolean(load_default=False)
+    when = ConditionField(required=True, error_messages={"required": "this field is required"})
+    then = fields.Nested(
+        ThenSchema, required=True, error_messages={"required": "this field is required"}
+    )
+
+    @post_load
+    def _build(self, data: dict[str, Any], **kwargs: Any) -> Rule:
+        return Rule(
+            id=data["id"],
+            title=data["title"],
+            description=data["description"],
+            priority=data["priority"],
+            safety=data["safety"],
+            when=data["when"],
+            then=data["then"],
+        )
+
+
+class RuleFileSchema(StrictSchema):
+    """A rule file: a list of rules under ``rules:``."""
+
+    rules = fields.List(
+        fields.Raw(),
+        required=True,
+        validate=validate.Length(min=1, error="a rule file needs at least one rule"),
+        error_messages={"invalid": "rules: expects a list of rules"},
+    )
+
+
+class AgentLimitsSchema(StrictSchema):
+    """The limits of an agent without a profile of their own."""
+
+    max_complexity = number(required=True, validate=validate.Range(0, 10))
+    max_hostility = number(required=True, validate=validate.Range(0, 10))
+    max_minutes = number(required=True, validate=validate.Range(1, 1440))
+
+    @post_load
+    def _build(self, data: dict[str, Any], **kwargs: Any) -> AgentLimits:
+        return AgentLimits(**data)
+
+
+class DefaultsFileSchema(StrictSchema):
+    """``rules/defaults.yaml``: rule-set wide defaults."""
+
+    agent_limits = fields.Nested(AgentLimitsSchema, required=True)
+
+    @post_load
+    def _build(self, data: dict[str, Any], **kwargs: Any) -> Defaults:
+        return Defaults(agent_limits=data["agent_limits"])

@@ -1,0 +1,45 @@
+"""The escalation decision service: decide when a support case leaves the agent's hands."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Create the application: defaults, then environment overrides, then ``config``.
+
+    Raise ``service.ruleset.issues.InvalidFiles`` when the rule files are not
+    valid: the service never starts on a broken rule set.
+    """
+    # Imported here so that importing the domain modules never imports Flask.
+    from service import config as settings
+    from service.api import context, errors, register_blueprints
+    from service.api.openapi import build_spec
+    from service.decision_log import DecisionLog
+    from service.policy import PolicyHolder
+
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.from_mapping(settings.defaults(app.instance_path))
+    app.config.from_mapping(settings.from_environment(os.environ))
+    if config is not None:
+        app.config.from_mapping(config)
+    os.makedirs(app.instance_path, exist_ok=True)
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+
+    policies = PolicyHolder(
+        Path(app.config["RULES_DIR"]),
+        marker=Path(app.instance_path) / "rules-reloaded",
+    )
+    decision_log = DecisionLog(
+        app.config["DECISION_LOG"], mask_text=app.config["DECISION_LOG_MASK_TEXT"]
+    )
+    context.init_app(app, context.Services(policies=policies, decision_log=decision_log))
+    errors.init_app(app)
+    register_blueprints(app)
+    app.extensions["openapi"] = build_spec()
+    return app

@@ -1,0 +1,13 @@
+"""The HTTP layer: one blueprint per resource, thin views over the domain."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def register_blueprints(app: Flask) -> None:
+    """Attach every blueprint of the API."""
+    from service.api import evaluate, health, openapi, rules
+
+    for module in (evaluate, rules, health, openapi):
+        app.register_blueprint(module.bp)

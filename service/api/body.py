@@ -1,0 +1,66 @@
+"""Read a JSON request body strictly: JSON only, no duplicate keys, no NaN."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import request
+from marshmallow import Schema, ValidationError
+
+from service.api.errors import ApiError, validation_error
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise ValueError(f'the key "{key}" appears twice in one object')
+        result[key] = value
+    return result
+
+
+def json_body() -> dict[str, Any]:
+    """Return the request body as a JSON object, or raise a problem naming what is wrong."""
+    if not request.is_json:
+        raise ApiError(
+            415,
+            "unsupported_media_type",
+            "Unsupported media type",
+            "send the body as JSON with Content-Type: application/json",
+        )
+    raw = request.get_data(cache=True)
+    try:
+        data = json.loads(raw, object_pairs_hook=_pairs, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        raise ApiError(
+            400,
+            "invalid_json",
+            "Malformed JSON",
+            f"the body is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}",
+        ) from exc
+    except (ValueError, RecursionError) as exc:
+        raise ApiError(
+            400, "invalid_json", "Malformed JSON", f"the body is not valid JSON: {exc}"
+        ) from exc
+    if not isinstance(data, dict):
+        raise ApiError(
+            422,
+            "validation_failed",
+            "The request is not valid",
+            "the body must be a JSON object",
+            [{"field": "(body)", "message": "expected a JSON object"}],
+        )
+    return data
+
+
+def load(schema: Schema) -> Any:
+    """Validate the JSON body with a schema and return what it builds."""
+    try:
+        return schema.load(json_body())
+    except ValidationError as exc:
+        raise validation_error(exc) from exc

@@ -1,0 +1,127 @@
+"""Build every error response: RFC 9457 problem+json with a stable snake_case code."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from flask import Flask, Response, request
+from marshmallow import ValidationError
+from werkzeug.exceptions import HTTPException
+
+from schemas.api import ProblemV1Schema
+from schemas.common import flatten
+from service.engine.durable_backend import EngineError
+
+log = logging.getLogger(__name__)
+
+PROBLEM_TYPE = "https://escalation.example/problems/"
+PROBLEM_JSON = "application/problem+json"
+
+# HTTP status -> (code, title) for errors raised by Flask and Werkzeug.
+HTTP_CODES = {
+    400: ("bad_request", "Bad request"),
+    404: ("not_found", "Not found"),
+    405: ("method_not_allowed", "Method not allowed"),
+    406: ("not_acceptable", "Not acceptable"),
+    413: ("payload_too_large", "Payload too large"),
+    415: ("unsupported_media_type", "Unsupported media type"),
+    500: ("internal_error", "Internal error"),
+}
+
+
+class ApiError(Exception):
+    """An error the API reports as a problem document."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        title: str,
+        detail: str,
+        errors: Sequence[dict[str, str]] = (),
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status, self.code, self.title, self.detail = status, code, title, detail
+        self.errors = list(errors)
+        self.extra = extra or {}
+
+
+def field_name(path: Iterable[str | int]) -> str:
+    """Render a field path as integrators write it: event.customer.id, case.customer.flags[0]."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def validation_error(exc: ValidationError, prefix: Sequence[str] = ()) -> ApiError:
+    """Turn marshmallow's messages into a 422 problem naming every field."""
+    errors = [
+        {"field": field_name((*prefix, *path)) or "(body)", "message": message}
+        for path, message in flatten(exc.messages)
+    ]
+    fields = ", ".join(sorted({e["field"] for e in errors}))
+    return ApiError(
+        422, "validation_failed", "The request is not valid", f"invalid fields: {fields}", errors
+    )
+
+
+def problem(error: ApiError) -> Response:
+    """Render an ApiError as a problem+json response."""
+    body = ProblemV1Schema().dump(
+        {
+            "type": PROBLEM_TYPE + error.code,
+            "title": error.title,
+            "status": error.status,
+            "detail": error.detail,
+            "instance": request.path,
+            "code": error.code,
+            "errors": error.errors,
+        }
+    )
+    body.update(error.extra)
+    return Response(
+        json.dumps(body, ensure_ascii=False), status=error.status, mimetype=PROBLEM_JSON
+    )
+
+
+def _http(exc: HTTPException) -> Response:
+    status = exc.code or 500
+    code, title = HTTP_CODES.get(status, ("http_error", exc.name))
+    detail = exc.description or title
+    if status == 413:
+        limit = request.max_content_length
+        detail = f"the request body is larger than the limit of {limit} bytes"
+    response = problem(ApiError(status, code, title, detail))
+    if status == 405 and exc.valid_methods:  # type: ignore[attr-defined]
+        response.headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]
+    return response
+
+
+def _engine(exc: EngineError) -> Response:
+    log.error("engine failure: %s", exc)
+    return problem(ApiError(500, "engine_error", "The rule engine failed", str(exc)))
+
+
+def _unexpected(exc: Exception) -> Response:
+    log.exception("unhandled error")
+    return problem(
+        ApiError(
+            500,
+            "internal_error",
+            "Internal error",
+            "an unexpected error occurred; it has been logged",
+        )
+    )
+
+
+def init_app(app: Flask) -> None:
+    """Register the handlers that turn every error into a problem document."""
+    app.register_error_handler(ApiError, problem)
+    app.register_error_handler(HTTPException, _http)
+    app.register_error_handler(EngineError, _engine)
+    app.register_error_handler(Exception, _unexpected)

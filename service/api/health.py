@@ -1,0 +1,24 @@
+"""Health checks: GET /healthz (alive) and GET /readyz (ready to decide)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint
+
+from service.api.context import services
+
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/healthz")
+def healthz() -> dict[str, Any]:
+    """Report that the process is up."""
+    return {"status": "ok"}
+
+
+@bp.get("/readyz")
+def readyz() -> dict[str, Any]:
+    """Report that a rule set is loaded and the service can decide."""
+    policy = services().policies.current
+    return {"status": "ready", "rules_revision": policy.revision}

@@ -1,0 +1,46 @@
+"""Configuration: defaults, then environment variables, then the caller's mapping."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+KIB = 1024
+
+# name -> (environment variable, parser)
+ENVIRONMENT: dict[str, tuple[str, Any]] = {
+    "RULES_DIR": ("ESCALATION_RULES_DIR", str),
+    "DATABASE_URL": ("DATABASE_URL", str),
+    "DECISION_LOG": ("ESCALATION_DECISION_LOG", str),
+    "DECISION_LOG_MASK_TEXT": (
+        "ESCALATION_DECISION_LOG_MASK_TEXT",
+        lambda v: v.lower() not in ("0", "false", "no"),
+    ),
+    "MAX_CONTENT_LENGTH": ("ESCALATION_MAX_BODY_BYTES", int),
+    "ADMIN_TOKEN": ("ESCALATION_ADMIN_TOKEN", str),
+}
+
+
+def defaults(instance_path: str) -> dict[str, Any]:
+    """Return the built-in configuration: SQLite and bundled rules under the instance folder."""
+    return {
+        "RULES_DIR": str(PROJECT_ROOT / "rules"),
+        "DATABASE_URL": f"sqlite:///{os.path.join(instance_path, 'escalation.db')}",
+        "DECISION_LOG": os.path.join(instance_path, "decisions.jsonl"),
+        "DECISION_LOG_MASK_TEXT": True,
+        # Bodies above this are refused with 413 before they are read.
+        "MAX_CONTENT_LENGTH": 256 * KIB,
+        "ADMIN_TOKEN": None,
+    }
+
+
+def from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
+    """Return the settings given by environment variables."""
+    settings = {}
+    for name, (variable, parse) in ENVIRONMENT.items():
+        if environ.get(variable):
+            settings[name] = parse(environ[variable])
+    return settings

@@ -1,0 +1,195 @@
+"""Decide on one event: signals, state update, rule matching, explanation, merge.
+
+This is the one path every decision takes, for the stateless dry run and for
+case events alike.  It is pure apart from the engine call: the caller owns
+storage and logging.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+
+from service.cases.model import Escalated, Event, Snapshot
+from service.cases.reduce import apply_event
+from service.engine.explain import explain
+from service.engine.facts import FactValue
+from service.engine.merge import EscalationOut, Match, Merged, merge, outcome_of
+from service.engine.model import Defaults
+from service.policy import Policy
+from service.signals.detect import Signal
+
+
+@dataclass(frozen=True)
+class Suppressed:
+    """An escalation a cool-down held back."""
+
+    to: str
+    rule: str
+    until: datetime
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The service's answer to one event."""
+
+    decision_id: str
+    case_id: str | None
+    event_id: str
+    outcome: str
+    escalations: tuple[EscalationOut, ...]
+    route_to: str | None
+    priority: str
+    actions: tuple[dict[str, str], ...]
+    guidance: tuple[str, ...]
+    matched: tuple[Match, ...]
+    signals: tuple[Signal, ...]
+    rules_revision: str
+    evaluated_at: datetime
+    duration_ms: float
+    suppressed: tuple[Suppressed, ...] = ()
+    duplicate: bool = False
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """A decision with the state before and after the event and the facts the rules read."""
+
+    decision: Decision
+    before: Snapshot
+    after: Snapshot
+    facts: dict[str, FactValue]
+
+
+def facts_of(
+    snapshot: Snapshot, event: Event, signals: tuple[Signal, ...], defaults: Defaults
+) -> dict[str, FactValue]:
+    """Build the flat fact view rules read (see the field reference in the README)."""
+    case, customer, agent = snapshot.case, snapshot.customer, snapshot.agent
+    limits = agent.limits or defaults.agent_limits
+    facts: dict[str, FactValue] = {
+        "event.type": event.type,
+        "case.messages": case.messages,
+        "case.hostility": case.hostility,
+        "case.abusive_messages": case.abusive_messages,
+        "case.threats": case.threats,
+        "case.legal_threats": case.legal_threats,
+        "case.physical_threats": case.physical_threats,
+        "case.supervisor_requests": case.supervisor_requests,
+        "case.complexity": case.complexity,
+        "case.minutes_with_customer": case.minutes_with_customer,
+        "case.open_complaints": case.open_complaints,
+        "case.reopened_complaints": case.reopened_complaints,
+        "case.status": case.status,
+        "customer.tier": customer.tier,
+        "customer.flags": customer.flags,
+        "customer.unresolved_complaints": customer.unresolved_complaints,
+        "customer.escalations_30d": customer.escalations_30d,
+        "agent.limits.max_complexity": limits.max_complexity,
+        "agent.limits.max_hostility": limits.max_hostility,
+        "agent.limits.max_minutes": limits.max_minutes,
+        "agent.skills": agent.skills,
+        "signals": tuple(sorted({s.name for s in signals})),
+    }
+    optional: dict[str, str | None] = {
+        "event.channel": event.channel,
+        "event.language": event.language,
+        "event.text": event.text,
+        "case.topic": case.topic,
+        "customer.id": customer.id,
+        "agent.id": agent.id,
+    }
+    facts.update({k: v for k, v in optional.items() if v is not None})
+    for name, value in event.attributes.items():
+        facts[f"event.attributes.{name}"] = value
+    return facts
+
+
+def _lookup(facts: dict[str, FactValue], snapshot: Snapshot) -> dict[str, str]:
+    values = {k: (", ".join(v) if isinstance(v, tuple) else str(v)) for k, v in facts.items()}
+    refs = snapshot.customer.unresolved_complaint_refs
+    values["customer.unresolved_complaint_refs"] = (
+        "; ".join(f"case {r.case_id} opened {r.opened_at:%Y-%m-%d}" for r in refs)
+        or "none on record"
+    )
+    values["customer.flag_reasons"] = (
+        "; ".join(f"{flag}: {reason}" for flag, reason in snapshot.customer.flag_reasons.items())
+        or "no reasons on record"
+    )
+    return values
+
+
+def _cool_down(
+    merged: Merged, snapshot: Snapshot, now: datetime
+) -> tuple[tuple[EscalationOut, ...], tuple[Suppressed, ...]]:
+    """Hold back escalations to a target still in its rule's cool-down, unless more severe."""
+    kept, held = [], []
+    for esc in merged.escalations:
+        window = merged.cooldowns.get(esc.to)
+        last = snapshot.case.last_escalations.get(esc.to)
+        if (
+            window
+            and last is not None
+            and now - last.at < timedelta(minutes=window)
+            and esc.severity <= last.severity
+        ):
+            held.append(Suppressed(esc.to, esc.rule, last.at + timedelta(minutes=window)))
+        else:
+            kept.append(esc)
+    return tuple(kept), tuple(held)
+
+
+def evaluate(
+    policy: Policy,
+    snapshot: Snapshot,
+    event: Event,
+    *,
+    case_id: str | None,
+    now: datetime | None = None,
+) -> Evaluation:
+    """Decide on ``event`` given the state before it."""
+    started = time.perf_counter()
+    now = now or datetime.now(UTC)
+    signals = policy.detector.detect(event.text, event.language)
+    after = apply_event(snapshot, event, [s.name for s in signals])
+    facts = facts_of(after, event, signals, policy.ruleset.defaults)
+    matched_ids = policy.engine.match(facts)
+
+    evidence: dict[str, str] = {}
+    for signal in signals:
+        evidence.setdefault(signal.name, f"({signal.language}) matched '{signal.evidence}'")
+    types = policy.compiled.field_types
+    matches = [
+        Match(rule, explain(rule.when, facts, types, evidence))
+        for rule in policy.ruleset.rules
+        if rule.id in matched_ids
+    ]
+    lookup = _lookup(facts, after)
+    merged = merge(matches, lambda name: lookup.get(name, "(unknown)"))
+    escalations, suppressed = _cool_down(merged, after, event.occurred_at)
+    if escalations:
+        last = dict(after.case.last_escalations)
+        for esc in escalations:
+            last[esc.to] = Escalated(at=event.occurred_at, severity=esc.severity, rule=esc.rule)
+        after = replace(after, case=replace(after.case, last_escalations=last))
+
+    decision = Decision(
+        decision_id=str(uuid.uuid4()),
+        case_id=case_id,
+        event_id=event.event_id,
+        outcome=outcome_of(escalations, merged.route_to),
+        escalations=escalations,
+        route_to=merged.route_to,
+        priority=merged.priority,
+        actions=merged.actions,
+        guidance=merged.guidance,
+        matched=merged.matched,
+        signals=signals,
+        rules_revision=policy.revision,
+        evaluated_at=now,
+        duration_ms=round((time.perf_counter() - started) * 1000, 3),
+        suppressed=suppressed,
+    )
+    return Evaluation(decision=decision, before=snapshot, after=after, facts=facts)

@@ -1,0 +1,114 @@
+"""Detect text signals in a message with the lexicon, keeping the evidence.
+
+For every lexicon file (one signal in one language) the message is scanned
+once with all its phrases; each match is dropped when it overlaps an
+exclusion (``the killer feature``) or when a negation cue stands within the
+file's window before or after it with no sentence end between
+(``I'm not going to sue anyone``).  The first match that survives becomes the
+signal, with the language, the span of the original text and the phrase.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from service.signals.lexicon import Lexicon, LexiconFile
+from service.signals.normalize import BOUNDARY, Canonical, Normalized, normalize
+from service.signals.patterns import Regex
+
+
+@dataclass(frozen=True)
+class Signal:
+    """A signal found in a message, with the evidence for it."""
+
+    name: str
+    language: str
+    evidence: str
+    entry: str
+    source: str
+    start: int
+    end: int
+
+    def as_dict(self) -> dict[str, object]:
+        """Return the signal as a JSON-ready mapping."""
+        return {
+            "name": self.name,
+            "language": self.language,
+            "evidence": self.evidence,
+            "entry": self.entry,
+            "source": self.source,
+            "span": [self.start, self.end],
+        }
+
+
+def _spans(regex: Regex | None, canon: Canonical) -> Iterator[tuple[int, int]]:
+    """Yield the (first, last) token indices of every match of ``regex``."""
+    if regex is None:
+        return
+    for match in regex.finditer(canon.text):
+        if match.end() > match.start():
+            yield canon.starts[match.start()], canon.ends[match.end()]
+
+
+def _crosses_boundary(norm: Normalized, low: int, high: int) -> bool:
+    return any(norm.tokens[i].text == BOUNDARY for i in range(low, high))
+
+
+def _negated(lex: LexiconFile, norm: Normalized, canon: Canonical, first: int, last: int) -> bool:
+    for _, cue_last in _spans(lex.before, canon):
+        gap = first - cue_last - 1
+        if 0 <= gap <= lex.window and not _crosses_boundary(norm, cue_last + 1, first):
+            return True
+    for cue_first, _ in _spans(lex.after, canon):
+        gap = cue_first - last - 1
+        if 0 <= gap <= lex.window and not _crosses_boundary(norm, last + 1, cue_first):
+            return True
+    return False
+
+
+def scan_file(lex: LexiconFile, norm: Normalized) -> Signal | None:
+    """Return the first accepted match of one lexicon file in a message."""
+    canon = norm.bare if lex.bare else norm.exact
+    excluded = list(_spans(lex.exclusions, canon))
+    for match in lex.scan.finditer(canon.text):
+        first, last = canon.starts[match.start()], canon.ends[match.end()]
+        if any(low <= last and first <= high for low, high in excluded):
+            continue
+        if _negated(lex, norm, canon, first, last):
+            continue
+        matched = match.group()
+        entry = next((e for e in lex.phrases if e.regex.fullmatch(matched)), lex.phrases[0])
+        start, end = norm.span(first, last)
+        return Signal(
+            name=lex.signal,
+            language=lex.language,
+            evidence=norm.original[start:end],
+            entry=entry.pattern,
+            source=f"{lex.path}:{entry.line}",
+            start=start,
+            end=end,
+        )
+    return None
+
+
+class Detector:
+    """Detect signals with one compiled lexicon."""
+
+    def __init__(self, lexicon: Lexicon) -> None:
+        self.lexicon = lexicon
+
+    def detect(self, text: str | None, language: str | None = None) -> tuple[Signal, ...]:
+        """Return the signals in ``text``; ``language`` narrows the lexicons searched."""
+        if not text:
+            return ()
+        wanted = language.split("-")[0].lower() if language else None
+        norm = normalize(text)
+        found = []
+        for lex in self.lexicon.files:
+            if wanted and lex.language != wanted:
+                continue
+            signal = scan_file(lex, norm)
+            if signal is not None:
+                found.append(signal)
+        return tuple(sorted(found, key=lambda s: (s.start, s.name, s.language)))

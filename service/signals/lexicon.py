@@ -1,0 +1,146 @@
+"""Load lexicon files into compiled matchers, refusing unsafe or invalid entries."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from marshmallow import ValidationError
+
+from schemas.common import flatten
+from schemas.lexicon import LexiconFileSchema
+from service.ruleset.issues import Issue, line_of, render_path
+from service.ruleset.yamlsrc import Located
+from service.signals import patterns
+from service.signals.patterns import PatternError, Regex
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One phrase of a lexicon file and the expression it compiles to."""
+
+    pattern: str
+    line: int
+    regex: Regex
+
+
+@dataclass(frozen=True)
+class LexiconFile:
+    """One signal in one language, compiled."""
+
+    path: str
+    signal: str
+    language: str
+    bare: bool  # match without diacritics
+    window: int
+    phrases: tuple[Entry, ...]
+    scan: Regex  # all phrases in one expression
+    exclusions: Regex | None
+    before: Regex | None
+    after: Regex | None
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    """Every lexicon file of a rule set."""
+
+    files: tuple[LexiconFile, ...]
+
+    @property
+    def languages(self) -> frozenset[str]:
+        """Return the languages the lexicon covers."""
+        return frozenset(f.language for f in self.files)
+
+    @property
+    def signals(self) -> frozenset[str]:
+        """Return the signals the lexicon can detect."""
+        return frozenset(f.signal for f in self.files)
+
+
+def load_file(path: str, located: Located) -> tuple[LexiconFile | None, list[Issue]]:
+    """Validate and compile one parsed lexicon file."""
+    lines = located.lines
+    try:
+        data: dict[str, Any] = LexiconFileSchema().load(
+            located.data if located.data is not None else {}
+        )
+    except ValidationError as exc:
+        return None, [
+            Issue(path, line_of(lines, where), message, where=render_path(where))
+            for where, message in flatten(exc.messages)
+        ]
+    issues: list[Issue] = []
+    parts = path.replace("\\", "/").split("/")
+    if len(parts) >= 2 and parts[-2] != data["language"]:
+        issues.append(
+            Issue(
+                path,
+                line_of(lines, ("language",)),
+                f'language is "{data["language"]}" but the file lies in the folder "{parts[-2]}"',
+            )
+        )
+    if parts[-1].rsplit(".", 1)[0] != data["signal"]:
+        issues.append(
+            Issue(
+                path,
+                line_of(lines, ("signal",)),
+                f'signal is "{data["signal"]}" but the file is named "{parts[-1]}"',
+            )
+        )
+    bare = data["match_without_diacritics"]
+
+    def compile_list(
+        key: Sequence[str | int], items: list[str], cue: bool
+    ) -> list[tuple[str, int, str]]:
+        compiled: list[tuple[str, int, str]] = []
+        seen: dict[str, int] = {}
+        for index, pattern in enumerate(items):
+            where = (*key, index)
+            line = line_of(lines, where)
+            if pattern in seen:
+                issues.append(
+                    Issue(
+                        path,
+                        line,
+                        f'"{pattern}" is listed twice (first at line {seen[pattern]})',
+                        where=render_path(where),
+                    )
+                )
+                continue
+            seen[pattern] = line
+            try:
+                regex = (
+                    patterns.compile_cue(pattern, bare)
+                    if cue
+                    else patterns.compile_phrase(pattern, bare)
+                )
+            except PatternError as exc:
+                issues.append(Issue(path, line, f'"{pattern}": {exc}', where=render_path(where)))
+                continue
+            compiled.append((pattern, line, regex))
+        return compiled
+
+    phrases = compile_list(("phrases",), data["phrases"], cue=False)
+    exclusions = compile_list(("exclusions",), data["exclusions"], cue=True)
+    before = compile_list(("negation", "before"), data["negation"]["before"], cue=True)
+    after = compile_list(("negation", "after"), data["negation"]["after"], cue=True)
+    if issues:
+        return None, issues
+    try:
+        scan = patterns.build([regex for _, _, regex in phrases])
+        compiled = LexiconFile(
+            path=path,
+            signal=data["signal"],
+            language=data["language"],
+            bare=bare,
+            window=data["negation"]["window"],
+            phrases=tuple(Entry(p, line, patterns.build_one(r)) for p, line, r in phrases),
+            scan=scan,
+            exclusions=patterns.build([r for _, _, r in exclusions]),
+            before=patterns.build([r for _, _, r in before]),
+            after=patterns.build([r for _, _, r in after]),
+        )
+    except PatternError as exc:
+        return None, [Issue(path, 1, str(exc))]
+    return compiled, []

@@ -1,0 +1,187 @@
+"""Turn message text into tokens that lexicon phrases match, keeping original offsets.
+
+Normalisation, applied the same way to messages and to lexicon phrases:
+
+* Unicode NFKC, then full case folding (``str.casefold``), which works for
+  every script, not only ASCII;
+* Arabic: alef variants to bare alef, taa marbuta to haa, alef maksura to yaa,
+  no tatweel, no harakat; Russian: ``ё`` to ``е``; typographic apostrophes to ``'``;
+* optionally without diacritics (``ą`` -> ``a``, ``ł`` -> ``l``, ``é`` -> ``e``), for
+  people who type without them;
+* Chinese, Japanese and Korean characters are one token each, so phrases
+  match without relying on spaces.
+
+The matching text is a *canonical string*: every token written as `` token ``
+(a space on each side, so two spaces between tokens), and sentence
+punctuation written as the boundary token ``|``.  Lexicon patterns compile to
+regular expressions over that string; a match's first and last token map back
+to a span of the original message.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+
+BOUNDARY = "|"
+# Sentence and clause punctuation: phrases, gaps and negation windows do not cross it.
+_BOUNDARY_CHARS = frozenset(
+    ".!?;,:\n\r\u2026\u3002\uff01\uff1f\uff1b\uff0c\u3001\u060c\u061b\u061f\u06d4\u00a1\u00bf"
+)
+_JOINERS = frozenset("'-_")  # kept inside a word: won't, e-mail
+_APOSTROPHES = str.maketrans(
+    {"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u0060": "'", "\u00b4": "'"}
+)
+_SCRIPT_FOLDS = str.maketrans(
+    {
+        "\u0623": "\u0627",  # alef with hamza above
+        "\u0625": "\u0627",  # alef with hamza below
+        "\u0622": "\u0627",  # alef with madda
+        "\u0671": "\u0627",  # alef wasla
+        "\u0629": "\u0647",  # taa marbuta -> haa
+        "\u0649": "\u064a",  # alef maksura -> yaa
+        "\u0640": None,  # tatweel
+        "\u0451": "\u0435",  # ё -> е
+    }
+)
+_ARABIC_MARKS = frozenset(chr(c) for c in (*range(0x064B, 0x0660), 0x0670))
+# Letters that carry a diacritic but do not decompose under NFD.
+_UNDECOMPOSED = str.maketrans(
+    {"ł": "l", "ø": "o", "đ": "d", "ħ": "h", "ı": "i", "ŀ": "l", "æ": "ae", "œ": "oe"}
+)
+
+
+def is_cjk(ch: str) -> bool:
+    code = ord(ch)
+    return (
+        0x4E00 <= code <= 0x9FFF
+        or 0x3400 <= code <= 0x4DBF
+        or 0x20000 <= code <= 0x2FFFF
+        or 0xF900 <= code <= 0xFAFF
+        or 0x3040 <= code <= 0x30FF  # hiragana, katakana
+        or 0xAC00 <= code <= 0xD7AF  # hangul syllables
+    )
+
+
+def fold(text: str) -> str:
+    """Apply the case and script folding every token goes through."""
+    text = unicodedata.normalize("NFKC", text).casefold().translate(_APOSTROPHES)
+    text = text.translate(_SCRIPT_FOLDS)
+    return "".join(ch for ch in text if ch not in _ARABIC_MARKS)
+
+
+def strip_diacritics(token: str) -> str:
+    """Remove diacritics from Latin letters, leaving other scripts alone."""
+    out: list[str] = []
+    for ch in unicodedata.normalize("NFD", token.translate(_UNDECOMPOSED)):
+        if unicodedata.combining(ch) and out and out[-1].isascii():
+            continue
+        out.append(ch)
+    return unicodedata.normalize("NFC", "".join(out))
+
+
+@dataclass(frozen=True)
+class Token:
+    """One token: its folded form, its diacritic-free form, and its span in the original."""
+
+    text: str
+    bare: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Canonical:
+    """The canonical string of a token list, and the token at each offset."""
+
+    text: str
+    starts: dict[int, int]  # offset of a token's leading space -> token index
+    ends: dict[int, int]  # offset just after a token's trailing space -> token index
+
+
+@dataclass(frozen=True)
+class Normalized:
+    """A message prepared for matching."""
+
+    original: str
+    tokens: tuple[Token, ...]
+    exact: Canonical
+    bare: Canonical
+
+    def span(self, first: int, last: int) -> tuple[int, int]:
+        """Return the original-text span from token ``first`` to token ``last``."""
+        return self.tokens[first].start, self.tokens[last].end
+
+
+def _char_class(ch: str) -> str:
+    if ch in _BOUNDARY_CHARS:
+        return "boundary"
+    if is_cjk(ch):
+        return "cjk"
+    category = unicodedata.category(ch)
+    if category[0] in "LNM" or ch in _JOINERS or ch in "\u2019\u02bc":
+        return "word"
+    return "space"
+
+
+def tokenize(text: str) -> list[tuple[str, int, int]]:
+    """Split text into raw tokens (word, CJK character or boundary) with their offsets."""
+    tokens: list[tuple[str, int, int]] = []
+    start = -1
+    for index, ch in enumerate(text):
+        kind = _char_class(ch)
+        if kind == "word":
+            if start < 0:
+                start = index
+            continue
+        if start >= 0:
+            tokens.append((text[start:index], start, index))
+            start = -1
+        if kind == "cjk":
+            tokens.append((ch, index, index + 1))
+        elif kind == "boundary" and (not tokens or tokens[-1][0] != BOUNDARY):
+            tokens.append((BOUNDARY, index, index + 1))
+    if start >= 0:
+        tokens.append((text[start:], start, len(text)))
+    return tokens
+
+
+def _canonical(words: list[str]) -> Canonical:
+    parts: list[str] = []
+    starts: dict[int, int] = {}
+    ends: dict[int, int] = {}
+    offset = 0
+    for index, word in enumerate(words):
+        unit = f" {word} "
+        starts[offset] = index
+        offset += len(unit)
+        ends[offset] = index
+        parts.append(unit)
+    return Canonical("".join(parts), starts, ends)
+
+
+def fold_token(raw: str) -> list[str]:
+    """Fold one raw token; folding can split it (NFKC of a ligature stays one token)."""
+    folded = fold(raw).strip("'-_")
+    return [folded] if folded else []
+
+
+def normalize(text: str) -> Normalized:
+    """Normalise a message for matching."""
+    tokens: list[Token] = []
+    for raw, start, end in tokenize(text):
+        if raw == BOUNDARY:
+            tokens.append(Token(BOUNDARY, BOUNDARY, start, end))
+            continue
+        for folded in fold_token(raw):
+            # NFKC may turn one character into letters of another class (a
+            # full-width letter, a circled digit): re-split what folding produced.
+            for piece, _, _ in tokenize(folded) or [(folded, 0, 0)]:
+                if piece != BOUNDARY:
+                    tokens.append(Token(piece, strip_diacritics(piece), start, end))
+    return Normalized(
+        original=text,
+        tokens=tuple(tokens),
+        exact=_canonical([t.text for t in tokens]),
+        bare=_canonical([t.bare for t in tokens]),
+    )

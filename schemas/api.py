@@ -124,17 +124,21 @@ class EventV1Schema(StrictSchema):
     event_id = string(required=True, validate=ID)
     type = string(required=True, validate=_choice(catalog.EVENT_TYPES, "type"))
     occurred_at = AwareDateTime(required=True)
-    channel = string(validate=_choice(catalog.CHANNELS, "channel"))
-    customer = fields.Nested(CustomerRefV1Schema)
-    agent = fields.Nested(AgentRefV1Schema)
+    channel = string(allow_none=True, validate=_choice(catalog.CHANNELS, "channel"))
+    customer = fields.Nested(CustomerRefV1Schema, allow_none=True)
+    agent = fields.Nested(AgentRefV1Schema, allow_none=True)
     text = string(
-        validate=validate.Length(max=MAX_TEXT_LENGTH, error=f"at most {MAX_TEXT_LENGTH} characters")
+        allow_none=True,
+        validate=validate.Length(
+            max=MAX_TEXT_LENGTH, error=f"at most {MAX_TEXT_LENGTH} characters"
+        ),
     )
     language = string(
+        allow_none=True,
         validate=validate.Regexp(
             r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$",
             error="expected a language tag such as pl or pt-BR",
-        )
+        ),
     )
     attributes = AttributesField(load_default=dict)
 

@@ -110,6 +110,22 @@ class FiniteNumber(fields.Float):
         return value
 
 
+# marshmallow's own wording, for fields built without the factories above.
+PLAIN_WORDS = {
+    "Missing data for required field.": REQUIRED,
+    "Field may not be null.": NULL,
+    "Invalid input type.": "expected an object",
+    "Not a valid mapping type.": "expected an object",
+    "Not a valid list.": "expected a list",
+    "Not a valid string.": "expected text",
+    "Not a valid integer.": "expected a whole number",
+    "Not a valid number.": "expected a number",
+    "Not a valid boolean.": "expected true or false",
+    "Not a valid datetime.": "expected an ISO 8601 timestamp",
+    "Invalid type.": "expected an object",
+}
+
+
 def flatten(
     messages: Any, prefix: tuple[str | int, ...] = ()
 ) -> Iterator[tuple[tuple[str | int, ...], str]]:
@@ -124,4 +140,4 @@ def flatten(
         for item in messages:
             yield from flatten(item, prefix)
     else:
-        yield prefix, str(messages)
+        yield prefix, PLAIN_WORDS.get(str(messages), str(messages))

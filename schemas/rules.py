@@ -180,45 +180,43 @@ def parse_condition(value: Any, path: Path, where: Path, errors: _Errors) -> Con
             parse_condition(item, (*path, key, i), (*where, key, i), errors)
             for i, item in enumerate(items)
         ]
-        if any(child is None for child in children):
+        # Broken children are left out, so the rest can still be checked for meaning;
+        # the errors recorded make sure such a partial condition is never used.
+        kept = tuple(c for c in children if c is not None)
+        if not kept:
             return None
-        kind = AllOf if key == "all" else AnyOf
-        return kind(tuple(c for c in children if c is not None), where=where)
+        return (AllOf if key == "all" else AnyOf)(kept, where=where)
     predicates: list[Condition] = []
-    ok = True
     for name, spec in value.items():
         fpath, fwhere = (*path, name), (*where, name)
         if isinstance(spec, dict):
             if not spec:
                 errors.add(fpath, f"no operator given; expected one of: {', '.join(OPERATORS)}")
-                ok = False
             for op, operand in spec.items():
                 if op not in OPERATORS:
                     errors.add(fpath, _operator_hint(str(op)))
-                    ok = False
                     continue
                 checked = _operand(op, operand, fpath, errors)
-                if checked is None:
-                    ok = False
-                else:
+                if checked is not None:
                     predicates.append(Predicate(name, op, checked, where=fwhere))
         elif isinstance(spec, list):
             errors.add(fpath, "a list needs an operator: write {in: [...]}")
-            ok = False
         elif spec is None:
             errors.add(
                 fpath, "no value given; to test that a field is absent write {exists: false}"
             )
-            ok = False
         else:
             checked = _operand("eq", spec, fpath, errors)
-            if checked is None:
-                ok = False
-            else:
+            if checked is not None:
                 predicates.append(Predicate(name, "eq", checked, where=fwhere))
-    if not ok:
+    if not predicates:
         return None
     return predicates[0] if len(predicates) == 1 else AllOf(tuple(predicates), where=where)
+
+
+def parse_partial(value: Any) -> Condition | None:
+    """Parse a condition, leaving out the broken parts (for checking meaning only)."""
+    return parse_condition(value, (), ("when",), _Errors())
 
 
 class ConditionField(fields.Field[Condition]):

@@ -23,11 +23,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from service.decision_log import DecisionLog
     from service.policy import PolicyHolder
 
-    app = Flask(__name__, instance_relative_config=True)
+    overrides = dict(config or {})
+    instance = overrides.pop("INSTANCE_PATH", None) or os.environ.get("ESCALATION_INSTANCE_PATH")
+    app = Flask(__name__, instance_path=instance, instance_relative_config=True)
     app.config.from_mapping(settings.defaults(app.instance_path))
     app.config.from_mapping(settings.from_environment(os.environ))
-    if config is not None:
-        app.config.from_mapping(config)
+    app.config.from_mapping(overrides)
     os.makedirs(app.instance_path, exist_ok=True)
     app.json.sort_keys = False  # type: ignore[attr-defined]
 

@@ -22,9 +22,9 @@ from typing import Any
 from marshmallow import ValidationError
 
 from schemas.common import REQUIRED, flatten
-from schemas.rules import DefaultsFileSchema, RuleFileSchema, RuleSchema
+from schemas.rules import DefaultsFileSchema, RuleFileSchema, RuleSchema, parse_partial
 from service.engine import catalog
-from service.engine.model import Defaults, Path, RuleSet, Source
+from service.engine.model import Defaults, Path, Rule, RuleSet, Source, Then
 from service.ruleset.issues import InvalidFiles, Issue, line_of, render_path
 from service.ruleset.validate import ParsedRule, check_rules
 from service.ruleset.yamlsrc import Located, parse
@@ -166,7 +166,7 @@ def load(root: FsPath) -> Loaded:
     if issues:
         raise InvalidFiles(issues)
     ruleset = RuleSet(
-        rules=tuple(item.rule for item in parsed),
+        rules=tuple(item.rule for item in parsed if not item.check_only),
         revision=revision_of(sources, contents),
         defaults=defaults,
         files=tuple(sources.display(p) for p in sources.decision_files),
@@ -185,27 +185,35 @@ def _load_rule_file(name: str, located: Located, issues: list[Issue]) -> list[Pa
             return []
     parsed = []
     for index, raw in enumerate(data["rules"]):
-        rule_id = (
-            raw.get("id") if isinstance(raw, dict) and isinstance(raw.get("id"), str) else None
-        )
-        try:
-            rule = RuleSchema().load(raw if isinstance(raw, dict) else {"_": raw})
-        except ValidationError as exc:
-            if not isinstance(raw, dict):
-                issues.append(
-                    Issue(
-                        name,
-                        line_of(located.lines, ("rules", index)),
-                        "each rule is a mapping with id, title, description, when and then",
-                    )
+        line = line_of(located.lines, ("rules", index))
+        if not isinstance(raw, dict):
+            issues.append(
+                Issue(
+                    name, line, "each rule is a mapping with id, title, description, when and then"
                 )
-                continue
+            )
+            continue
+        rule_id = raw["id"] if isinstance(raw.get("id"), str) else None
+        try:
+            rule = RuleSchema().load(raw)
+        except ValidationError as exc:
             issues.extend(
                 _schema_issues(name, located.lines, exc.messages, ("rules", index), rule_id)
             )
+            partial = _partial_rule(raw, rule_id)
+            if partial is not None:
+                # Check the condition's meaning too, so one pass reports every problem.
+                parsed.append(ParsedRule(partial, name, index, located.lines, check_only=True))
             continue
-        line = line_of(located.lines, ("rules", index))
         parsed.append(
             ParsedRule(replace(rule, source=Source(name, line)), name, index, located.lines)
         )
     return parsed
+
+
+def _partial_rule(raw: dict[str, Any], rule_id: str | None) -> Rule | None:
+    """Return a stand-in rule around a well-formed condition of an otherwise broken rule."""
+    when = parse_partial(raw.get("when"))
+    if when is None:
+        return None
+    return Rule(id=rule_id or "?", title="", description="", priority=0, when=when, then=Then())

@@ -41,6 +41,7 @@ class ParsedRule:
     file: str
     index: int
     lines: Mapping[Path, int]
+    check_only: bool = False  # a stand-in for a rule with other problems
 
     def issue(self, where: Path, message: str) -> Issue:
         """Return an issue located at ``where`` inside this rule."""
@@ -147,11 +148,17 @@ def _check_reference(
     return []
 
 
-def attribute_types(parsed: Sequence[ParsedRule]) -> tuple[dict[str, FieldType], list[Issue]]:
-    """Infer the type of each open event attribute from its uses; report conflicting uses."""
+def attribute_types(
+    parsed: Sequence[ParsedRule],
+) -> tuple[dict[str, FieldType], list[Issue], set[int]]:
+    """Infer the type of each open event attribute from its uses; report conflicting uses.
+
+    Return the types, the issues, and the ids of the predicates in conflict.
+    """
     types: dict[str, FieldType] = {}
     first_use: dict[str, str] = {}
     issues: list[Issue] = []
+    conflicts: set[int] = set()
     for item in parsed:
         for pred in iter_predicates(item.rule.when):
             if not catalog.is_open_attribute(pred.field) or pred.op == "exists":
@@ -166,6 +173,7 @@ def attribute_types(parsed: Sequence[ParsedRule]) -> tuple[dict[str, FieldType],
             known = types.setdefault(pred.field, implied)
             first_use.setdefault(pred.field, f"rule {item.rule.id}")
             if known is not implied:
+                conflicts.add(id(pred))
                 issues.append(
                     item.issue(
                         pred.where,
@@ -173,7 +181,7 @@ def attribute_types(parsed: Sequence[ParsedRule]) -> tuple[dict[str, FieldType],
                         f"{TYPE_WORDS[known]} in {first_use[pred.field]}; use one kind of value",
                     )
                 )
-    return types, issues
+    return types, issues, conflicts
 
 
 def check_then(item: ParsedRule) -> list[Issue]:
@@ -197,9 +205,13 @@ def check_then(item: ParsedRule) -> list[Issue]:
 
 def check_rules(parsed: Sequence[ParsedRule], signals: frozenset[str]) -> list[Issue]:
     """Check every rule; return every issue found."""
-    types, issues = attribute_types(parsed)
+    types, issues, conflicts = attribute_types(parsed)
     seen: dict[str, ParsedRule] = {}
     for item in parsed:
+        if item.check_only:
+            for pred in iter_predicates(item.rule.when):
+                issues += [item.issue(pred.where, m) for m in check_predicate(pred, types, signals)]
+            continue
         if item.rule.id in seen:
             first = seen[item.rule.id]
             line = line_of(first.lines, ("rules", first.index))
@@ -207,6 +219,8 @@ def check_rules(parsed: Sequence[ParsedRule], signals: frozenset[str]) -> list[I
         else:
             seen[item.rule.id] = item
         for pred in iter_predicates(item.rule.when):
+            if id(pred) in conflicts:
+                continue
             for message in check_predicate(pred, types, signals):
                 issues.append(item.issue(pred.where, message))
         issues.extend(check_then(item))

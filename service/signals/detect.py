@@ -71,8 +71,13 @@ def scan_file(lex: LexiconFile, norm: Normalized) -> Signal | None:
     """Return the first accepted match of one lexicon file in a message."""
     canon = norm.bare if lex.bare else norm.exact
     excluded = list(_spans(lex.exclusions, canon))
-    for match in lex.scan.finditer(canon.text):
+    position = 0
+    while (match := lex.scan.search(canon.text, position)) is not None:
         first, last = canon.starts[match.start()], canon.ends[match.end()]
+        # A rejected match may hide another phrase starting inside it: resume at
+        # the next token, not after the match.  Tokens and phrases have bounded
+        # length, so this stays linear in the text length.
+        position = canon.offsets[first + 1]
         if any(low <= last and first <= high for low, high in excluded):
             continue
         if _negated(lex, norm, canon, first, last):

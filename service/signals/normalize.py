@@ -24,6 +24,10 @@ import unicodedata
 from dataclasses import dataclass
 
 BOUNDARY = "|"
+# Longer tokens (base64, URLs, runs of one letter) match nothing: this keeps
+# every phrase match, and so every rescan, of bounded length.
+MAX_TOKEN = 64
+LONG_TOKEN = "#"
 # Sentence and clause punctuation: phrases, gaps and negation windows do not cross it.
 _BOUNDARY_CHARS = frozenset(
     ".!?;,:\n\r\u2026\u3002\uff01\uff1f\uff1b\uff0c\u3001\u060c\u061b\u061f\u06d4\u00a1\u00bf"
@@ -97,6 +101,7 @@ class Canonical:
     text: str
     starts: dict[int, int]  # offset of a token's leading space -> token index
     ends: dict[int, int]  # offset just after a token's trailing space -> token index
+    offsets: tuple[int, ...]  # token index -> offset of its leading space; one extra at the end
 
 
 @dataclass(frozen=True)
@@ -150,14 +155,14 @@ def _canonical(words: list[str]) -> Canonical:
     parts: list[str] = []
     starts: dict[int, int] = {}
     ends: dict[int, int] = {}
-    offset = 0
+    offsets = [0]
     for index, word in enumerate(words):
         unit = f" {word} "
-        starts[offset] = index
-        offset += len(unit)
-        ends[offset] = index
+        starts[offsets[-1]] = index
+        offsets.append(offsets[-1] + len(unit))
+        ends[offsets[-1]] = index
         parts.append(unit)
-    return Canonical("".join(parts), starts, ends)
+    return Canonical("".join(parts), starts, ends, tuple(offsets))
 
 
 def fold_token(raw: str) -> list[str]:
@@ -177,6 +182,8 @@ def normalize(text: str) -> Normalized:
             # NFKC may turn one character into letters of another class (a
             # full-width letter, a circled digit): re-split what folding produced.
             for piece, _, _ in tokenize(folded) or [(folded, 0, 0)]:
+                if len(piece) > MAX_TOKEN:
+                    piece = LONG_TOKEN
                 if piece != BOUNDARY:
                     tokens.append(Token(piece, strip_diacritics(piece), start, end))
     return Normalized(

@@ -1,0 +1,65 @@
+"""The service refuses to start on an invalid rule set and prints every problem."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from service import create_app
+from service.ruleset.issues import InvalidFiles
+from tests.conftest import ROOT
+from tests.factories import rules_dir
+
+BROKEN = """
+    rules:
+      - id: repeated-complaints
+        title: Repeated complaints
+        description: Complaints keep coming.
+        when:
+          all:
+            - event.type: {eq: complaint_opened}
+            - customer.unresolved_complaints: {gtee: 2}
+"""
+EXPECTED = [
+    'rules/complaints.yaml:2: rule repeated-complaints: "then" is missing',
+    "rules/complaints.yaml:8: rule repeated-complaints, when.all[1].customer.unresolved_complaints: "
+    'unknown operator "gtee"; did you mean "gte"?',
+]
+
+
+def test_create_app_refuses_an_invalid_rule_set(tmp_path: Path) -> None:
+    root = rules_dir(tmp_path, {"complaints.yaml": BROKEN})
+
+    with pytest.raises(InvalidFiles) as info:
+        create_app({"RULES_DIR": str(root), "INSTANCE_PATH": str(tmp_path / "instance")})
+
+    assert [str(i) for i in info.value.issues] == EXPECTED
+
+
+@pytest.mark.slow
+def test_gunicorn_does_not_start_and_prints_every_problem(tmp_path: Path) -> None:
+    root = rules_dir(tmp_path, {"complaints.yaml": BROKEN})
+    env = {
+        **os.environ,
+        "ESCALATION_RULES_DIR": str(root),
+        "ESCALATION_INSTANCE_PATH": str(tmp_path / "instance"),
+        "ESCALATION_BIND": "127.0.0.1:0",
+    }
+    gunicorn = Path(sys.executable).parent / "gunicorn"
+    proc = subprocess.run(
+        [str(gunicorn), "-c", "gunicorn.conf.py", "wsgi:app"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert proc.returncode != 0
+    for line in EXPECTED:
+        assert line in proc.stderr + proc.stdout

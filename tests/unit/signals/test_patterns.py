@@ -1,0 +1,50 @@
+"""The lexicon phrase language: what compiles, and what is refused as unsafe."""
+
+from __future__ import annotations
+
+import pytest
+
+from service.signals.patterns import PatternError, compile_cue, compile_phrase
+
+
+@pytest.mark.parametrize(
+    ("phrase", "reason"),
+    [
+        ("sue", "needs at least 5 letters"),
+        ("fu*", "shorter than 3 letters"),
+        ("(a|the)? manager?", "every word of the phrase is optional"),
+        ("... sue you", 'cannot begin or end with "..."'),
+        ("(manager|)", "empty alternative"),
+        ("(manager", "never closed"),
+        ("kie*row", '"*" may stand only at the start or end'),
+        ("杀", "needs at least 2 Chinese"),
+        ("经理*", '"*" cannot be used with Chinese'),
+        ("a to", "needs at least 4 letters"),
+        ("sue. you", "punctuation"),
+        ("a " * 200, "longer than 300"),
+    ],
+)
+def test_unsafe_or_malformed_phrases_are_refused_with_a_reason(phrase: str, reason: str) -> None:
+    with pytest.raises(PatternError, match=reason):
+        compile_phrase(phrase)
+
+
+@pytest.mark.parametrize(
+    "phrase",
+    [
+        "speak to (a|the|your) manager",
+        "kierowni*",
+        "*قاضيكم",
+        "سوف *قاضي*",
+        "找经理",
+        "(sue|suing) you ... court",
+        "lawsuit",
+    ],
+)
+def test_reasonable_phrases_compile(phrase: str) -> None:
+    assert compile_phrase(phrase)
+
+
+def test_negation_cues_may_be_short_words() -> None:
+    assert compile_cue("not")
+    assert compile_cue("不")

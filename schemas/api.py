@@ -410,3 +410,131 @@ class ValidationResultV1Schema(Schema):
     valid = fields.Boolean()
     revision = fields.String(allow_none=True)
     issues = fields.List(fields.Nested(RuleIssueV1Schema))
+
+
+# Cases, agents and the decision log ------------------------------------------
+
+
+class AgentProfileV1Schema(StrictSchema):
+    """An agent's limit profile and skills, as sent with PUT /v1/agents/{agent_id}."""
+
+    limits = fields.Nested(LimitsV1Schema, allow_none=True, load_default=None)
+    skills = fields.List(
+        string(validate=validate.Length(1, 100)),
+        load_default=list,
+        validate=validate.Length(max=100),
+    )
+
+
+class LimitsOutV1Schema(Schema):
+    """An agent's limits."""
+
+    max_complexity = fields.Float()
+    max_hostility = fields.Float()
+    max_minutes = fields.Float()
+
+
+class AgentV1Schema(Schema):
+    """An agent's profile as stored; limits null means the rule set's defaults."""
+
+    agent_id = fields.String(attribute="id")
+    limits = fields.Nested(LimitsOutV1Schema, allow_none=True)
+    skills = fields.List(fields.String())
+    effective_limits = fields.Nested(LimitsOutV1Schema)
+
+
+class AggregatesV1Schema(Schema):
+    """A case's aggregates, the values rules read as case.*."""
+
+    status = fields.String()
+    messages = fields.Integer()
+    hostility = fields.Integer()
+    abusive_messages = fields.Integer()
+    threats = fields.Integer()
+    legal_threats = fields.Integer()
+    physical_threats = fields.Integer()
+    supervisor_requests = fields.Integer()
+    complexity = fields.Float()
+    minutes_with_customer = fields.Float()
+    open_complaints = fields.Integer()
+    reopened_complaints = fields.Integer()
+    topic = fields.String(allow_none=True)
+    current_agent = fields.String(allow_none=True)
+    last_event_at = fields.DateTime(allow_none=True)
+
+
+class LastEscalationOutV1Schema(Schema):
+    """When the case was last escalated to one target, and by which rule."""
+
+    at = fields.DateTime()
+    rule = fields.String()
+
+
+class ComplaintRefV1Schema(Schema):
+    """An unresolved complaint."""
+
+    case_id = fields.String()
+    opened_at = fields.DateTime()
+
+
+class CustomerV1Schema(Schema):
+    """What the service knows about a customer across cases."""
+
+    id = fields.String()
+    tier = fields.String()
+    flags = fields.List(fields.String())
+    flag_reasons = fields.Dict(keys=fields.String(), values=fields.String())
+    unresolved_complaints = fields.Integer()
+    unresolved_complaint_refs = fields.List(fields.Nested(ComplaintRefV1Schema))
+    escalations_30d = fields.Integer()
+
+
+class CaseV1Schema(Schema):
+    """A case as the service sees it: aggregates, customer, flags, decisions so far."""
+
+    case_id = fields.String()
+    customer = fields.Nested(CustomerV1Schema, allow_none=True)
+    event_count = fields.Integer()
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+    aggregates = fields.Function(lambda v: AggregatesV1Schema().dump(v.state))
+    last_escalations = fields.Function(
+        lambda v: {
+            t: LastEscalationOutV1Schema().dump(e) for t, e in v.state.last_escalations.items()
+        }
+    )
+    decisions = fields.List(
+        fields.Dict(), metadata={"description": "The 20 latest decisions, newest first."}
+    )
+    decisions_url = fields.Function(lambda v: f"/v1/decisions?case_id={v.case_id}")
+
+
+class DecisionQueryV1Schema(StrictSchema):
+    """Filters of GET /v1/decisions."""
+
+    case_id = string(validate=ID)
+    customer_id = string(validate=ID)
+    rule = string(validate=validate.Length(1, 80))
+    outcome = string(validate=Choice(("escalate", "route", "none"), "outcome"))
+    since = AwareDateTime()
+    until = AwareDateTime()
+    # Query strings carry text, so these integers are parsed from it.
+    after = fields.Integer(
+        validate=validate.Range(0, error="expected 0 or more"),
+        error_messages={"invalid": "expected a whole number"},
+        metadata={"description": "Cursor: next_after of the previous page."},
+    )
+    limit = fields.Integer(
+        load_default=50,
+        validate=validate.Range(1, 500, error="limit lies between 1 and 500"),
+        error_messages={"invalid": "expected a whole number"},
+    )
+
+
+class DecisionPageV1Schema(Schema):
+    """A page of stored decisions, oldest first."""
+
+    decisions = fields.List(fields.Dict())
+    next_after = fields.Integer(
+        allow_none=True, metadata={"description": "Pass as after= for the next page."}
+    )

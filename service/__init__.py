@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +21,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from service import config as settings
     from service.api import context, errors, register_blueprints
     from service.api.openapi import build_spec
-    from service.decision_log import DecisionLog
+    from service.decision_log import DecisionLog, Outbox
     from service.policy import PolicyHolder
+    from service.store.db import create_engine, migrate
+    from service.store.repository import Store
 
     overrides = dict(config or {})
     instance = overrides.pop("INSTANCE_PATH", None) or os.environ.get("ESCALATION_INSTANCE_PATH")
@@ -36,10 +39,24 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         Path(app.config["RULES_DIR"]),
         marker=Path(app.instance_path) / "rules-reloaded",
     )
+    engine = create_engine(app.config["DATABASE_URL"])
+    if app.config["AUTO_MIGRATE"]:
+        migrate(engine, Path(app.instance_path) / "migrate.lock")
+    store = Store(engine)
     decision_log = DecisionLog(
         app.config["DECISION_LOG"], mask_text=app.config["DECISION_LOG_MASK_TEXT"]
     )
-    context.init_app(app, context.Services(policies=policies, decision_log=decision_log))
+    outbox = Outbox(
+        store, decision_log, timedelta(seconds=app.config["DECISION_LOG_SETTLE_SECONDS"])
+    )
+    if app.config["DECISION_LOG_FLUSH_SECONDS"] > 0:
+        outbox.start(
+            app.config["DECISION_LOG_FLUSH_SECONDS"], app.config["DECISION_LOG_RECOVER_SECONDS"]
+        )
+    context.init_app(
+        app,
+        context.Services(policies=policies, decision_log=decision_log, store=store, outbox=outbox),
+    )
     errors.init_app(app)
     register_blueprints(app)
     app.extensions["openapi"] = build_spec()

@@ -21,6 +21,10 @@ ENVIRONMENT: dict[str, tuple[str, Any]] = {
     ),
     "MAX_CONTENT_LENGTH": ("ESCALATION_MAX_BODY_BYTES", int),
     "ADMIN_TOKEN": ("ESCALATION_ADMIN_TOKEN", str),
+    "AUTO_MIGRATE": ("ESCALATION_AUTO_MIGRATE", lambda v: v.lower() not in ("0", "false", "no")),
+    "DECISION_LOG_FLUSH_SECONDS": ("ESCALATION_DECISION_LOG_FLUSH_SECONDS", float),
+    "DECISION_LOG_RECOVER_SECONDS": ("ESCALATION_DECISION_LOG_RECOVER_SECONDS", float),
+    "DECISION_LOG_SETTLE_SECONDS": ("ESCALATION_DECISION_LOG_SETTLE_SECONDS", float),
 }
 
 
@@ -34,6 +38,14 @@ def defaults(instance_path: str) -> dict[str, Any]:
         # Bodies above this are refused with 413 before they are read.
         "MAX_CONTENT_LENGTH": 256 * KIB,
         "ADMIN_TOKEN": None,
+        # Migrate the schema when the application starts (workers take turns).
+        "AUTO_MIGRATE": True,
+        # How often decision-log lines are flagged in the database; 0 flags each at once.
+        "DECISION_LOG_FLUSH_SECONDS": 1.0,
+        # How often stored decisions missing from the log (after a crash) are written,
+        # and how old they must be, so that requests still answering are left alone.
+        "DECISION_LOG_RECOVER_SECONDS": 30.0,
+        "DECISION_LOG_SETTLE_SECONDS": 10.0,
     }
 
 

@@ -12,6 +12,8 @@ from flask.testing import FlaskClient
 from service import create_app
 from service.policy import Policy, build_policy
 
+pytest_plugins = ["tests.support.databases"]
+
 ROOT = Path(__file__).resolve().parent.parent
 RULES = ROOT / "rules"
 
@@ -30,10 +32,14 @@ def app(tmp_path: Path) -> Iterator[Flask]:
             "TESTING": True,
             "INSTANCE_PATH": str(tmp_path / "instance"),
             "DECISION_LOG": str(tmp_path / "decisions.jsonl"),
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'instance' / 'escalation.db'}",
+            "DECISION_LOG_FLUSH_SECONDS": 0,
         }
     )
     yield application
-    application.extensions["escalation"].decision_log.close()
+    services = application.extensions["escalation"]
+    services.decision_log.close()
+    services.store.engine.dispose()
 
 
 @pytest.fixture

@@ -58,9 +58,14 @@ def json_body() -> dict[str, Any]:
     return data
 
 
-def load(schema: Schema) -> Any:
-    """Validate the JSON body with a schema and return what it builds."""
+def validate(schema: Schema, data: Any) -> Any:
+    """Validate data with a schema and return what it builds, or raise a 422 problem."""
     try:
-        return schema.load(json_body())
+        return schema.load(data)
     except ValidationError as exc:
         raise validation_error(exc) from exc
+
+
+def load(schema: Schema) -> Any:
+    """Validate the JSON body with a schema and return what it builds."""
+    return validate(schema, json_body())

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import Flask, current_app
+from flask import Flask, current_app, request
 
-from service.decision_log import DecisionLog
+from service.decision_log import DecisionLog, Outbox
 from service.policy import PolicyHolder
+from service.store.repository import Store
 
 KEY = "escalation"
 
@@ -18,6 +19,8 @@ class Services:
 
     policies: PolicyHolder
     decision_log: DecisionLog
+    store: Store
+    outbox: Outbox
 
 
 def init_app(app: Flask, services: Services) -> None:
@@ -29,3 +32,8 @@ def services() -> Services:
     """Return the services of the current application."""
     found: Services = current_app.extensions[KEY]
     return found
+
+
+def caller() -> str:
+    """Name the caller for the decision log: X-Caller-Id, else the client address."""
+    return request.headers.get("X-Caller-Id", "")[:200] or (request.remote_addr or "unknown")

@@ -20,5 +20,7 @@ def healthz() -> dict[str, Any]:
 @bp.get("/readyz")
 def readyz() -> dict[str, Any]:
     """Report that a rule set is loaded and the service can decide."""
-    policy = services().policies.current
+    svc = services()
+    policy = svc.policies.current
+    svc.store.ping()
     return {"status": "ready", "rules_revision": policy.revision}

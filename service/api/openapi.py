@@ -30,6 +30,10 @@ SCHEMAS = {
     "ProblemV1": wire.ProblemV1Schema,
     "RulesetV1": wire.RulesetV1Schema,
     "ValidationResultV1": wire.ValidationResultV1Schema,
+    "CaseV1": wire.CaseV1Schema,
+    "AgentProfileV1": wire.AgentProfileV1Schema,
+    "AgentV1": wire.AgentV1Schema,
+    "DecisionPageV1": wire.DecisionPageV1Schema,
 }
 
 
@@ -53,7 +57,108 @@ BAD_INPUT = {
     "422": _problem("A field is missing, unknown or of the wrong type (code validation_failed)."),
 }
 
+
+def _path_param(name: str, description: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string"},
+        "description": description,
+    }
+
+
+def _query(name: str, kind: str, description: str, fmt: str | None = None) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": kind}
+    if fmt:
+        schema["format"] = fmt
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "schema": schema,
+        "description": description,
+    }
+
+
 PATHS: dict[str, dict[str, Any]] = {
+    "/v1/cases/{case_id}/events": {
+        "post": {
+            "summary": "Decide on one case event and store both in one transaction.",
+            "description": (
+                "event_id is the idempotency key: the same event again returns the stored "
+                "decision with duplicate: true (200) and changes nothing; the same event_id with "
+                "a different body, or for another case, is a 409. A 2xx means the event and its "
+                "decision are durably stored."
+            ),
+            "operationId": "postCaseEvent",
+            "parameters": [_path_param("case_id", "The ticketing system's case id.")],
+            "requestBody": {"required": True, "content": _json("EventV1")},
+            "responses": {
+                "201": {"description": "Stored; the decision.", "content": _json("DecisionV1")},
+                "200": {
+                    "description": "Already stored: the original decision, duplicate true.",
+                    "content": _json("DecisionV1"),
+                },
+                **BAD_INPUT,
+                "409": _problem("idempotency_conflict, or case_customer_mismatch."),
+                "503": _problem("store_busy: the database stayed locked; retry."),
+            },
+        }
+    },
+    "/v1/cases/{case_id}": {
+        "get": {
+            "summary": "The case as the service sees it: aggregates, customer, decisions so far.",
+            "operationId": "getCase",
+            "parameters": [_path_param("case_id", "The case id.")],
+            "responses": {
+                "200": {"description": "The case.", "content": _json("CaseV1")},
+                "404": _problem("case_not_found."),
+            },
+        }
+    },
+    "/v1/agents/{agent_id}": {
+        "get": {
+            "summary": "An agent's limit profile and skills.",
+            "operationId": "getAgent",
+            "parameters": [_path_param("agent_id", "The agent id.")],
+            "responses": {
+                "200": {"description": "The profile.", "content": _json("AgentV1")},
+                "404": _problem("agent_not_found."),
+            },
+        },
+        "put": {
+            "summary": "Create or replace an agent's limit profile and skills.",
+            "operationId": "putAgent",
+            "parameters": [_path_param("agent_id", "The agent id.")],
+            "requestBody": {"required": True, "content": _json("AgentProfileV1")},
+            "responses": {
+                "200": {"description": "Replaced.", "content": _json("AgentV1")},
+                "201": {"description": "Created.", "content": _json("AgentV1")},
+                **BAD_INPUT,
+            },
+        },
+    },
+    "/v1/decisions": {
+        "get": {
+            "summary": "Stored decisions, oldest first, filtered by case, customer, rule, time.",
+            "operationId": "listDecisions",
+            "parameters": [
+                _query("case_id", "string", "Only this case."),
+                _query("customer_id", "string", "Only this customer."),
+                _query("rule", "string", "Only decisions where this rule matched."),
+                _query("outcome", "string", "escalate, route or none."),
+                _query("since", "string", "Received at or after (ISO 8601).", "date-time"),
+                _query("until", "string", "Received before (ISO 8601).", "date-time"),
+                _query("after", "integer", "Cursor: next_after of the previous page."),
+                _query("limit", "integer", "Page size, 1-500 (default 50)."),
+            ],
+            "responses": {
+                "200": {"description": "A page of decisions.", "content": _json("DecisionPageV1")},
+                "422": BAD_INPUT["422"],
+            },
+        }
+    },
     "/v1/evaluate": {
         "post": {
             "summary": "Dry run: decide on one event given a case snapshot; nothing is stored.",

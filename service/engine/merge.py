@@ -58,6 +58,11 @@ class Merged:
     cooldowns: dict[str, int]  # escalation target -> cool-down minutes of the rule that set it
 
 
+def severity_of(priority: str, mode: str) -> int:
+    """Order escalations for cool-downs: by priority, then a handover above a notification."""
+    return SEVERITY[priority] * 2 + (mode == "handover")
+
+
 def rank_key(rule: Rule) -> tuple[bool, int, str]:
     """Order rules: safety first, then highest priority, then id."""
     return (not rule.safety, -rule.priority, rule.id)
@@ -87,8 +92,8 @@ def merge(matches: Sequence[Match], lookup: Callable[[str], str]) -> Merged:
     guidance: dict[str, None] = {}
     for match in ranked:
         then = match.rule.then
-        severity = SEVERITY[then.priority or priority]
         for esc in then.escalate:
+            severity = severity_of(then.priority or priority, esc.mode)
             known = escalations.get(esc.to)
             if known is None:
                 escalations[esc.to] = EscalationOut(esc.to, esc.mode, match.rule.id, severity)

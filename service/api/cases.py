@@ -1,0 +1,81 @@
+"""Cases: POST /v1/cases/{case_id}/events and GET /v1/cases/{case_id}."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Blueprint
+
+from schemas.api import CaseV1Schema, EventV1Schema
+from service.api import body
+from service.api.context import caller, services
+from service.api.errors import ApiError
+from service.decision_log import record
+from service.ingest import CustomerMismatch, IdempotencyConflict, StoreBusy, ingest
+from service.store import repository as repo
+
+bp = Blueprint("cases", __name__)
+CASE_ID = re.compile(r"^[^\s\x00-\x1f/]{1,200}$")
+
+
+def _case_id(case_id: str) -> str:
+    if not CASE_ID.match(case_id):
+        raise ApiError(
+            422,
+            "validation_failed",
+            "The request is not valid",
+            "invalid fields: case_id",
+            [{"field": "case_id", "message": "expected 1 to 200 characters without spaces or /"}],
+        )
+    return case_id
+
+
+@bp.post("/v1/cases/<case_id>/events")
+def post_event(case_id: str) -> tuple[dict[str, Any], int, dict[str, str]]:
+    """Decide on one case event and store both; a repeated event_id returns the stored decision."""
+    _case_id(case_id)
+    raw = body.json_body()
+    event = body.validate(EventV1Schema(), raw)
+    svc = services()
+    try:
+        ingested = ingest(svc.store, svc.policies.current, case_id, event, raw, caller())
+    except IdempotencyConflict as exc:
+        raise ApiError(
+            409, "idempotency_conflict", "The event id is already used", str(exc)
+        ) from exc
+    except CustomerMismatch as exc:
+        raise ApiError(
+            409, "case_customer_mismatch", "The case has another customer", str(exc)
+        ) from exc
+    except StoreBusy as exc:
+        raise ApiError(503, "store_busy", "Try again", str(exc), extra={"retry_after": 1}) from exc
+    if not ingested.duplicate:
+        svc.decision_log.write(
+            record(
+                ingested.decision,
+                raw,
+                caller=caller(),
+                customer_id=ingested.customer_id,
+                dry_run=False,
+                mask=svc.decision_log.mask_text,
+            )
+        )
+        svc.outbox.written(ingested.seq)
+    status = 200 if ingested.duplicate else 201
+    return ingested.decision, status, {"Location": f"/v1/cases/{case_id}"}
+
+
+@bp.get("/v1/cases/<case_id>")
+def get_case(case_id: str) -> dict[str, Any]:
+    """Return the case as the service sees it: aggregates, customer, flags, decisions."""
+    _case_id(case_id)
+    with services().store.read() as conn:
+        view = repo.get_case(conn, case_id, datetime.now(UTC))
+    if view is None:
+        raise ApiError(
+            404, "case_not_found", "No such case", f"no event was ever stored for case {case_id}"
+        )
+    dumped: dict[str, Any] = CaseV1Schema().dump(view)
+    return dumped

@@ -1,0 +1,27 @@
+"""GET /v1/decisions: the stored decisions, filtered by case, customer, rule, outcome and time."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, request
+
+from schemas.api import DecisionPageV1Schema, DecisionQueryV1Schema
+from service.api import body
+from service.api.context import services
+from service.store import repository as repo
+
+bp = Blueprint("decisions", __name__)
+
+
+@bp.get("/v1/decisions")
+def list_decisions() -> dict[str, Any]:
+    """Return a page of stored decisions, oldest first; follow next_after for the next page."""
+    query = repo.DecisionQuery(**body.validate(DecisionQueryV1Schema(), request.args.to_dict()))
+    with services().store.read() as conn:
+        rows = repo.list_decisions(conn, query)
+    next_after = rows[-1][0] if len(rows) == query.limit else None
+    page: dict[str, Any] = DecisionPageV1Schema().dump(
+        {"decisions": [decision for _, decision in rows], "next_after": next_after}
+    )
+    return page

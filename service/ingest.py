@@ -1,0 +1,178 @@
+"""Ingest one case event: decide and store it, exactly once, in one transaction.
+
+The case row is locked first, then the customer row (always in that order,
+so two transactions never wait on each other in a cycle).  Inside the lock:
+the idempotency check, the state update, the decision and the writes.  A
+commit is what makes the answer true; nothing is acknowledged before it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from schemas.api import DecisionV1Schema
+from service import decide
+from service.cases.model import AgentProfile, CustomerState, Event, Snapshot
+from service.policy import Policy
+from service.store import repository as repo
+from service.store.repository import Store
+
+log = logging.getLogger(__name__)
+
+ATTEMPTS = 5
+
+
+class IdempotencyConflict(Exception):
+    """The event id is already taken by a different event."""
+
+
+class CustomerMismatch(Exception):
+    """The event names a customer other than the case's."""
+
+
+class StoreBusy(Exception):
+    """The database stayed busy past every retry."""
+
+
+@dataclass(frozen=True)
+class Ingested:
+    """The outcome of ingesting one event."""
+
+    decision: dict[str, Any]
+    duplicate: bool
+    seq: int
+    customer_id: str | None
+
+
+def body_hash(body: Mapping[str, Any]) -> str:
+    """Hash an event body so that retries with the same content compare equal."""
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def flag_customer(
+    customer: CustomerState, actions: tuple[dict[str, str], ...], case_id: str, when: datetime
+) -> CustomerState:
+    """Apply the decision's flag_customer actions to the customer, with the reason and case."""
+    flags, reasons = list(customer.flags), dict(customer.flag_reasons)
+    for action in actions:
+        if action.get("type") != "flag_customer":
+            continue
+        flag = action["flag"]
+        if flag not in flags:
+            flags.append(flag)
+        reason = action.get("reason") or "flagged by a rule"
+        reasons[flag] = f"{reason} (case {case_id}, {when:%Y-%m-%d})"
+    return replace(customer, flags=tuple(flags), flag_reasons=reasons)
+
+
+def _duplicate(stored: repo.StoredEvent, case_id: str, digest: str, event_id: str) -> Ingested:
+    if stored.case_id != case_id:
+        raise IdempotencyConflict(f"event {event_id} was already sent for case {stored.case_id}")
+    if stored.body_hash != digest:
+        raise IdempotencyConflict(f"event {event_id} was already sent with a different body")
+    decision = {**stored.decision, "duplicate": True}
+    return Ingested(decision, True, stored.seq, None)
+
+
+def _once(
+    store: Store,
+    policy: Policy,
+    case_id: str,
+    event: Event,
+    body: Mapping[str, Any],
+    digest: str,
+    caller: str | None,
+) -> Ingested:
+    now = datetime.now(UTC)
+    with store.write() as conn:
+        case = repo.lock_case(conn, case_id, now)
+        stored = repo.find_event(conn, event.event_id)
+        if stored is not None:
+            return _duplicate(stored, case_id, digest, event.event_id)
+        if case.customer_id and event.customer_id and case.customer_id != event.customer_id:
+            raise CustomerMismatch(
+                f"case {case_id} belongs to customer {case.customer_id}, not {event.customer_id}"
+            )
+        customer_id = case.customer_id or event.customer_id
+        customer: CustomerState = CustomerState()
+        escalations: tuple[datetime, ...] = ()
+        if customer_id is not None:
+            locked = repo.lock_customer(conn, customer_id, now)
+            customer, escalations = locked.state, locked.escalations
+        agent_id = event.agent_id or case.state.current_agent
+        agent = (repo.load_agent(conn, agent_id) if agent_id else None) or AgentProfile(id=agent_id)
+
+        snapshot = Snapshot(case=case.state, customer=customer, agent=agent)
+        evaluation = decide.evaluate(policy, snapshot, event, case_id=case_id, now=now)
+        decision = evaluation.decision
+        decision_json: dict[str, Any] = DecisionV1Schema().dump(decision)
+
+        after_customer = flag_customer(
+            evaluation.after.customer, decision.actions, case_id, event.occurred_at
+        )
+        if decision.escalations:
+            escalations = (*escalations, event.occurred_at)
+        seq = repo.insert_event(
+            conn,
+            {
+                "event_id": event.event_id,
+                "case_id": case_id,
+                "body_hash": digest,
+                "type": event.type,
+                "occurred_at": event.occurred_at,
+                "received_at": now,
+                "event": dict(body),
+                "decision_id": decision.decision_id,
+                "decision": decision_json,
+                "outcome": decision.outcome,
+                "customer_id": customer_id,
+                "rules_revision": decision.rules_revision,
+                "caller": caller,
+            },
+            sorted({m.rule.id for m in decision.matched}),
+        )
+        repo.save_case(conn, evaluation.after.case, customer_id, case.event_count + 1, now)
+        if customer_id is not None:
+            repo.save_customer(conn, after_customer, escalations, now)
+    return Ingested(decision_json, False, seq, customer_id)
+
+
+def ingest(
+    store: Store,
+    policy: Policy,
+    case_id: str,
+    event: Event,
+    body: Mapping[str, Any],
+    caller: str | None = None,
+) -> Ingested:
+    """Decide and store one event; the same event again returns the stored decision.
+
+    Raise IdempotencyConflict when the event id is taken by a different event,
+    CustomerMismatch when the event names another customer than the case's,
+    and StoreBusy when the database stays locked past every retry.
+    """
+    digest = body_hash(body)
+    for attempt in range(ATTEMPTS):
+        try:
+            return _once(store, policy, case_id, event, body, digest, caller)
+        except sa.exc.IntegrityError:
+            # The same event id was committed meanwhile (for another case, or a
+            # racing retry): the next attempt finds it and answers accordingly.
+            log.info("event %s raced with another insert; retrying", event.event_id)
+        except sa.exc.OperationalError as exc:
+            # SQLite busy past its timeout, or a PostgreSQL deadlock: try again.
+            log.warning(
+                "database busy on event %s (attempt %d): %s", event.event_id, attempt + 1, exc
+            )
+            time.sleep(0.05 * (attempt + 1))
+    raise StoreBusy(f"the database stayed busy; event {event.event_id} was not stored")

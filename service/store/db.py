@@ -1,0 +1,126 @@
+"""Database engines for SQLite (embedded default) and PostgreSQL, and schema migration.
+
+SQLite runs in WAL mode with ``synchronous=FULL``, so a committed transaction
+survives a crash of the process or the machine; write transactions start with
+``BEGIN IMMEDIATE`` and wait up to the busy timeout for the write lock, which
+serialises writers across processes.  PostgreSQL uses row locks
+(``SELECT ... FOR UPDATE``) per case and per customer.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import event as sa_event
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS = str(Path(__file__).resolve().parent / "migrations")
+BUSY_TIMEOUT_MS = 30_000
+# One number for PostgreSQL's advisory lock around migrations.
+MIGRATION_LOCK_KEY = 0x65736331
+
+
+def normalize_url(url: str) -> str:
+    """Use the psycopg 3 driver for PostgreSQL URLs that do not name a driver."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def _sqlite_setup(engine: sa.Engine) -> None:
+    @sa_event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the driver, decide when transactions begin.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @sa_event.listens_for(engine, "begin")
+    def _begin(conn: sa.Connection) -> None:
+        # Writers take the write lock up front, so two writers never deadlock
+        # upgrading read locks; readers use a plain deferred transaction.
+        if conn.get_execution_options().get("read_only"):
+            conn.exec_driver_sql("BEGIN")
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def create_engine(url: str) -> sa.Engine:
+    """Create an engine for ``url`` with the settings this service relies on."""
+    url = normalize_url(url)
+    if url.startswith("sqlite"):
+        database = sa.make_url(url).database
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(
+            url,
+            connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
+            pool_pre_ping=True,
+        )
+        _sqlite_setup(engine)
+        return engine
+    return sa.create_engine(url, pool_size=8, max_overflow=8, pool_pre_ping=True, pool_timeout=30)
+
+
+def alembic_config(engine: sa.Engine) -> Config:
+    """Return an Alembic configuration for this package's migrations."""
+    config = Config()
+    config.set_main_option("script_location", MIGRATIONS)
+    # configparser treats % as interpolation: escape it.
+    url = engine.url.render_as_string(hide_password=False).replace("%", "%%")
+    config.set_main_option("sqlalchemy.url", url)
+    return config
+
+
+@contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def migrate(engine: sa.Engine, lock_file: Path, revision: str = "head") -> None:
+    """Bring the schema to ``revision``, one process at a time; existing data is kept.
+
+    Worker processes on one machine take a file lock; on PostgreSQL an
+    advisory lock also keeps several machines from migrating at once.
+    """
+    config = alembic_config(engine)
+    with _file_lock(lock_file), engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql(f"SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})")
+        try:
+            config.attributes["connection"] = conn
+            command.upgrade(config, revision)
+            conn.commit()
+        finally:
+            if conn.dialect.name == "postgresql":
+                conn.exec_driver_sql(f"SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})")
+                conn.commit()
+
+
+def current_revision(engine: sa.Engine) -> str | None:
+    """Return the schema revision the database is at."""
+    with engine.connect() as conn:
+        if not sa.inspect(conn).has_table("alembic_version"):
+            return None
+        found = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+        return str(found) if found is not None else None

@@ -1,0 +1,334 @@
+"""Reads and writes of cases, events, decisions, customers and agents.
+
+Every function takes an open connection, so callers decide the transaction:
+the events endpoint does all its work for one event in one transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from service.cases.model import AgentProfile, CaseState, CustomerState
+from service.engine.model import AgentLimits
+from service.store import codec
+from service.store.schema import agents, cases, customers, decision_rules, events
+
+ESCALATION_WINDOW = timedelta(days=30)
+
+
+class Store:
+    """The database behind the service."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+
+    @contextmanager
+    def write(self) -> Iterator[sa.Connection]:
+        """Open a write transaction: it commits when the block ends, rolls back on error."""
+        with self.engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[sa.Connection]:
+        """Open a read-only transaction, which never waits for writers."""
+        with self.engine.connect() as conn:
+            conn.execution_options(read_only=True)
+            with conn.begin():
+                yield conn
+
+    def ping(self) -> None:
+        """Raise if the database cannot be reached."""
+        with self.read() as conn:
+            conn.execute(sa.text("SELECT 1"))
+
+
+def _insert_ignoring_conflicts(
+    conn: sa.Connection, table: sa.Table, values: dict[str, Any]
+) -> None:
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    conn.execute(insert(table).values(**values).on_conflict_do_nothing())
+
+
+@dataclass(frozen=True)
+class LockedCase:
+    """A case row, locked for the rest of the transaction."""
+
+    state: CaseState
+    customer_id: str | None
+    event_count: int
+
+
+def lock_case(conn: sa.Connection, case_id: str, now: datetime) -> LockedCase:
+    """Create the case if new, then lock its row until the transaction ends."""
+    _insert_ignoring_conflicts(
+        conn,
+        cases,
+        {"case_id": case_id, "state": {}, "event_count": 0, "created_at": now, "updated_at": now},
+    )
+    row = conn.execute(sa.select(cases).where(cases.c.case_id == case_id).with_for_update()).one()
+    return LockedCase(codec.case_from_json(case_id, row.state), row.customer_id, row.event_count)
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """An event already stored, with the decision it got."""
+
+    seq: int
+    case_id: str
+    body_hash: str
+    decision: dict[str, Any]
+
+
+def find_event(conn: sa.Connection, event_id: str) -> StoredEvent | None:
+    """Return the stored event with this id, if any."""
+    row = conn.execute(
+        sa.select(events.c.seq, events.c.case_id, events.c.body_hash, events.c.decision).where(
+            events.c.event_id == event_id
+        )
+    ).first()
+    if row is None:
+        return None
+    return StoredEvent(row.seq, row.case_id, row.body_hash, dict(row.decision))
+
+
+@dataclass(frozen=True)
+class LockedCustomer:
+    """A customer row, locked for the rest of the transaction."""
+
+    state: CustomerState
+    escalations: tuple[datetime, ...]
+
+
+def lock_customer(conn: sa.Connection, customer_id: str, now: datetime) -> LockedCustomer:
+    """Create the customer if new, then lock the row; count escalations in the last 30 days."""
+    _insert_ignoring_conflicts(
+        conn,
+        customers,
+        {
+            "customer_id": customer_id,
+            "tier": "standard",
+            "flags": [],
+            "flag_reasons": {},
+            "unresolved_complaints": 0,
+            "complaint_refs": [],
+            "escalations": [],
+            "updated_at": now,
+        },
+    )
+    row = conn.execute(
+        sa.select(customers).where(customers.c.customer_id == customer_id).with_for_update()
+    ).one()
+    recent = tuple(
+        moment
+        for moment in (codec.parse_stamp(s) for s in row.escalations)
+        if moment > now - ESCALATION_WINDOW
+    )
+    return LockedCustomer(codec.customer_from_row(row, len(recent)), recent)
+
+
+def save_customer(
+    conn: sa.Connection, state: CustomerState, escalations: Sequence[datetime], now: datetime
+) -> None:
+    """Write a customer's state back."""
+    assert state.id is not None
+    conn.execute(
+        customers.update()
+        .where(customers.c.customer_id == state.id)
+        .values(
+            tier=state.tier,
+            flags=list(state.flags),
+            flag_reasons=dict(state.flag_reasons),
+            unresolved_complaints=state.unresolved_complaints,
+            complaint_refs=codec.refs_to_json(state.unresolved_complaint_refs),
+            escalations=[codec.stamp(m) for m in escalations],
+            updated_at=now,
+        )
+    )
+
+
+def save_case(
+    conn: sa.Connection, state: CaseState, customer_id: str | None, event_count: int, now: datetime
+) -> None:
+    """Write a case's aggregates back."""
+    assert state.case_id is not None
+    conn.execute(
+        cases.update()
+        .where(cases.c.case_id == state.case_id)
+        .values(
+            state=codec.case_to_json(state),
+            customer_id=customer_id,
+            event_count=event_count,
+            updated_at=now,
+        )
+    )
+
+
+def insert_event(conn: sa.Connection, row: dict[str, Any], rule_ids: Sequence[str]) -> int:
+    """Store an event with its decision and index its matched rules; return its sequence number."""
+    seq: int = conn.execute(events.insert().values(**row).returning(events.c.seq)).scalar_one()
+    if rule_ids:
+        conn.execute(decision_rules.insert(), [{"seq": seq, "rule_id": r} for r in rule_ids])
+    return seq
+
+
+def load_agent(conn: sa.Connection, agent_id: str) -> AgentProfile | None:
+    """Return an agent's profile, or None for an agent without one."""
+    row = conn.execute(sa.select(agents).where(agents.c.agent_id == agent_id)).first()
+    if row is None:
+        return None
+    limits = None
+    if None not in (row.max_complexity, row.max_hostility, row.max_minutes):
+        limits = AgentLimits(row.max_complexity, row.max_hostility, row.max_minutes)
+    return AgentProfile(id=row.agent_id, limits=limits, skills=tuple(row.skills))
+
+
+def put_agent(conn: sa.Connection, profile: AgentProfile, now: datetime) -> bool:
+    """Create or replace an agent's profile; return True when it was created."""
+    assert profile.id is not None
+    limits = profile.limits
+    values = {
+        "max_complexity": limits.max_complexity if limits else None,
+        "max_hostility": limits.max_hostility if limits else None,
+        "max_minutes": limits.max_minutes if limits else None,
+        "skills": list(profile.skills),
+        "updated_at": now,
+    }
+    updated = conn.execute(agents.update().where(agents.c.agent_id == profile.id).values(**values))
+    if updated.rowcount:
+        return False
+    conn.execute(agents.insert().values(agent_id=profile.id, **values))
+    return True
+
+
+@dataclass(frozen=True)
+class CaseView:
+    """A case as the service sees it."""
+
+    case_id: str
+    state: CaseState
+    customer: CustomerState | None
+    event_count: int
+    created_at: datetime
+    updated_at: datetime
+    decisions: list[dict[str, Any]]
+
+
+def get_case(conn: sa.Connection, case_id: str, now: datetime, recent: int = 20) -> CaseView | None:
+    """Return a case with its customer and its most recent decisions."""
+    row = conn.execute(sa.select(cases).where(cases.c.case_id == case_id)).first()
+    if row is None:
+        return None
+    customer = None
+    if row.customer_id is not None:
+        found = conn.execute(
+            sa.select(customers).where(customers.c.customer_id == row.customer_id)
+        ).first()
+        if found is not None:
+            count = sum(
+                1 for s in found.escalations if codec.parse_stamp(s) > now - ESCALATION_WINDOW
+            )
+            customer = codec.customer_from_row(found, count)
+    decisions = [
+        {**dict(r.decision), "received_at": codec.aware(r.received_at).isoformat()}
+        for r in conn.execute(
+            sa.select(events.c.decision, events.c.received_at)
+            .where(events.c.case_id == case_id)
+            .order_by(events.c.seq.desc())
+            .limit(recent)
+        )
+    ]
+    return CaseView(
+        case_id=case_id,
+        state=codec.case_from_json(case_id, row.state),
+        customer=customer,
+        event_count=row.event_count,
+        created_at=codec.aware(row.created_at),
+        updated_at=codec.aware(row.updated_at),
+        decisions=decisions,
+    )
+
+
+@dataclass(frozen=True)
+class DecisionQuery:
+    """Filters of the decision log."""
+
+    case_id: str | None = None
+    customer_id: str | None = None
+    rule: str | None = None
+    outcome: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    after: int | None = None  # cursor: the last sequence number already seen
+    limit: int = 50
+
+
+def list_decisions(conn: sa.Connection, query: DecisionQuery) -> list[tuple[int, dict[str, Any]]]:
+    """Return stored decisions, oldest first, that pass every filter."""
+    select = sa.select(
+        events.c.seq, events.c.decision, events.c.received_at, events.c.customer_id
+    ).order_by(events.c.seq)
+    if query.case_id is not None:
+        select = select.where(events.c.case_id == query.case_id)
+    if query.customer_id is not None:
+        select = select.where(events.c.customer_id == query.customer_id)
+    if query.outcome is not None:
+        select = select.where(events.c.outcome == query.outcome)
+    if query.since is not None:
+        select = select.where(events.c.received_at >= query.since)
+    if query.until is not None:
+        select = select.where(events.c.received_at < query.until)
+    if query.after is not None:
+        select = select.where(events.c.seq > query.after)
+    if query.rule is not None:
+        select = select.where(
+            events.c.seq.in_(
+                sa.select(decision_rules.c.seq).where(decision_rules.c.rule_id == query.rule)
+            )
+        )
+    return [
+        (
+            r.seq,
+            {
+                **dict(r.decision),
+                "customer_id": r.customer_id,
+                "received_at": codec.aware(r.received_at).isoformat(),
+            },
+        )
+        for r in conn.execute(select.limit(query.limit))
+    ]
+
+
+def unlogged(conn: sa.Connection, before: datetime, limit: int) -> list[Any]:
+    """Return stored decisions not yet in the decision log, received before ``before``."""
+    return list(
+        conn.execute(
+            sa.select(events)
+            .where(events.c.logged.is_(False), events.c.received_at < before)
+            .order_by(events.c.seq)
+            .limit(limit)
+        )
+    )
+
+
+def mark_logged(conn: sa.Connection, seqs: Sequence[int]) -> None:
+    """Record that these decisions are in the decision log."""
+    if seqs:
+        conn.execute(events.update().where(events.c.seq.in_(list(seqs))).values(logged=True))
+
+
+def case_consistency(conn: sa.Connection, case_id: str) -> tuple[int, int]:
+    """Return (stored events, the case's event count): equal unless something was half-stored."""
+    stored = conn.execute(
+        sa.select(sa.func.count()).select_from(events).where(events.c.case_id == case_id)
+    ).scalar_one()
+    count = conn.execute(
+        sa.select(cases.c.event_count).where(cases.c.case_id == case_id)
+    ).scalar_one()
+    return int(stored), int(count)

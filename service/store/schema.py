@@ -1,0 +1,85 @@
+"""The database schema, one definition for SQLite and PostgreSQL (SQLAlchemy Core).
+
+Migrations in ``migrations/versions`` create and evolve it; this module is
+what the code reads and writes with.  Keep the two in step: a test compares
+the migrated database with these tables.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+
+JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+TIMESTAMP = sa.DateTime(timezone=True)
+
+metadata = sa.MetaData()
+
+cases = sa.Table(
+    "cases",
+    metadata,
+    sa.Column("case_id", sa.String(200), primary_key=True),
+    sa.Column("customer_id", sa.String(200), nullable=True, index=True),
+    sa.Column("state", JSON, nullable=False),
+    sa.Column("event_count", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("created_at", TIMESTAMP, nullable=False),
+    sa.Column("updated_at", TIMESTAMP, nullable=False),
+)
+
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("seq", sa.Integer, sa.Identity(), primary_key=True),
+    sa.Column("event_id", sa.String(200), nullable=False, unique=True),
+    sa.Column("case_id", sa.String(200), sa.ForeignKey("cases.case_id"), nullable=False),
+    sa.Column("body_hash", sa.String(64), nullable=False),
+    sa.Column("type", sa.String(40), nullable=False),
+    sa.Column("occurred_at", TIMESTAMP, nullable=False),
+    sa.Column("received_at", TIMESTAMP, nullable=False),
+    sa.Column("event", JSON, nullable=False),
+    sa.Column("decision_id", sa.String(36), nullable=False, unique=True),
+    sa.Column("decision", JSON, nullable=False),
+    sa.Column("outcome", sa.String(10), nullable=False),
+    sa.Column("customer_id", sa.String(200), nullable=True),
+    sa.Column("rules_revision", sa.String(80), nullable=False),
+    sa.Column("caller", sa.String(200), nullable=True),
+    # Set once the decision's line is in the decision log (an outbox flag).
+    sa.Column("logged", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Index("ix_events_case_seq", "case_id", "seq"),
+    sa.Index("ix_events_customer_seq", "customer_id", "seq"),
+    sa.Index("ix_events_outcome_seq", "outcome", "seq"),
+    sa.Index("ix_events_received", "received_at"),
+    sa.Index("ix_events_unlogged", "logged", "seq"),
+)
+
+decision_rules = sa.Table(
+    "decision_rules",
+    metadata,
+    sa.Column("seq", sa.Integer, sa.ForeignKey("events.seq"), primary_key=True),
+    sa.Column("rule_id", sa.String(80), primary_key=True),
+    sa.Index("ix_decision_rules_rule_seq", "rule_id", "seq"),
+)
+
+customers = sa.Table(
+    "customers",
+    metadata,
+    sa.Column("customer_id", sa.String(200), primary_key=True),
+    sa.Column("tier", sa.String(40), nullable=False, server_default="standard"),
+    sa.Column("flags", JSON, nullable=False),
+    sa.Column("flag_reasons", JSON, nullable=False),
+    sa.Column("unresolved_complaints", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("complaint_refs", JSON, nullable=False),
+    sa.Column("escalations", JSON, nullable=False),
+    sa.Column("updated_at", TIMESTAMP, nullable=False),
+)
+
+agents = sa.Table(
+    "agents",
+    metadata,
+    sa.Column("agent_id", sa.String(200), primary_key=True),
+    sa.Column("max_complexity", sa.Float, nullable=True),
+    sa.Column("max_hostility", sa.Float, nullable=True),
+    sa.Column("max_minutes", sa.Float, nullable=True),
+    sa.Column("skills", JSON, nullable=False),
+    sa.Column("updated_at", TIMESTAMP, nullable=False),
+)

@@ -17,6 +17,7 @@ from service.ingest import CustomerMismatch, IdempotencyConflict, StoreBusy, ing
 from service.store import repository as repo
 
 bp = Blueprint("cases", __name__)
+EVENT_V1 = EventV1Schema()  # reused: building a schema costs more than loading with it
 CASE_ID = re.compile(r"^[^\s\x00-\x1f/]{1,200}$")
 
 
@@ -37,7 +38,7 @@ def post_event(case_id: str) -> tuple[dict[str, Any], int, dict[str, str]]:
     """Decide on one case event and store both; a repeated event_id returns the stored decision."""
     _case_id(case_id)
     raw = body.json_body()
-    event = body.validate(EventV1Schema(), raw)
+    event = body.validate(EVENT_V1, raw)
     svc = services()
     try:
         ingested = ingest(svc.store, svc.policies.current, case_id, event, raw, caller())

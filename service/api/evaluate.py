@@ -14,22 +14,26 @@ from service.cases.model import Snapshot
 from service.decision_log import record
 
 bp = Blueprint("evaluate", __name__)
+# Reused: building a schema costs more than loading or dumping with it.
+REQUEST_V1 = EvaluateRequestV1Schema()
+SNAPSHOT_V1 = CaseSnapshotV1Schema()
+DECISION_V1 = DecisionV1Schema()
 
 
 @bp.post("/v1/evaluate")
 def evaluate_event() -> dict[str, Any]:
     """Decide on one event given a case snapshot; store nothing."""
     raw = body.json_body()
-    payload = body.validate(EvaluateRequestV1Schema(), raw)
+    payload = body.validate(REQUEST_V1, raw)
     snapshot = payload["case"]
     if not isinstance(snapshot, Snapshot):
-        snapshot = CaseSnapshotV1Schema().load(snapshot)
+        snapshot = SNAPSHOT_V1.load(snapshot)
     event = payload["event"]
     svc = services()
     evaluation = decide.evaluate(
         svc.policies.current, snapshot, event, case_id=snapshot.case.case_id
     )
-    result: dict[str, Any] = DecisionV1Schema().dump(evaluation.decision)
+    result: dict[str, Any] = DECISION_V1.dump(evaluation.decision)
     svc.decision_log.write(
         record(
             result,

@@ -1,0 +1,118 @@
+"""Measure text signals on the labelled corpus: precision and recall, and matching speed.
+
+    .venv/bin/python bench/signals.py [--language pl] [--show-errors] [--seconds 2]
+
+Prints, per language and signal, true and false positives, misses, precision
+and recall over tests/corpus/*.yaml (messages marked known_error included);
+then the matching throughput in messages per second over the corpus, and
+the time to scan texts of growing length, which stays linear in the length.
+It asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from service.engine.catalog import SIGNALS  # noqa: E402
+from service.policy import build_policy  # noqa: E402
+from tests.support.corpus import load_corpus  # noqa: E402
+
+
+def ratio(numerator: int, denominator: int) -> str:
+    return f"{numerator / denominator:.2f}" if denominator else "  - "
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--language", help="only this language")
+    parser.add_argument("--show-errors", action="store_true", help="list every wrong message")
+    parser.add_argument(
+        "--seconds", type=float, default=2.0, help="time for the throughput measure"
+    )
+    parser.add_argument("--rules", type=Path, default=ROOT / "rules", help="rules directory")
+    parser.add_argument(
+        "--corpus", type=Path, default=ROOT / "tests" / "corpus", help="corpus directory"
+    )
+    args = parser.parse_args()
+
+    detector = build_policy(args.rules.resolve()).detector
+    messages = [
+        m for m in load_corpus(args.corpus) if not args.language or m.language == args.language
+    ]
+    counts: Counter[tuple[str, str, str]] = Counter()
+    errors = []
+    for message in messages:
+        found = {s.name for s in detector.detect(message.text)}
+        for signal in SIGNALS:
+            truth, guess = signal in message.signals, signal in found
+            kind = "tp" if truth and guess else "fp" if guess else "fn" if truth else "tn"
+            counts[(message.language, signal, kind)] += 1
+        if found != set(message.signals):
+            errors.append((message, found))
+
+    languages = sorted({m.language for m in messages})
+    print(
+        f"{'lang':<5} {'signal':<18} {'tp':>4} {'fp':>4} {'fn':>4} {'precision':>10} {'recall':>7}"
+    )
+    worst_p, worst_r = 1.0, 1.0
+    for language in languages:
+        for signal in SIGNALS:
+            tp, fp, fn = (counts[(language, signal, k)] for k in ("tp", "fp", "fn"))
+            if tp + fp:
+                worst_p = min(worst_p, tp / (tp + fp))
+            if tp + fn:
+                worst_r = min(worst_r, tp / (tp + fn))
+            print(
+                f"{language:<5} {signal:<18} {tp:>4} {fp:>4} {fn:>4} {ratio(tp, tp + fp):>10} {ratio(tp, tp + fn):>7}"
+            )
+    total = len(messages)
+    negatives = sum(1 for m in messages if not m.signals)
+    print(
+        f"\n{total} messages ({negatives} without any signal) in {len(languages)} languages; "
+        f"lowest precision {worst_p:.2f}, lowest recall {worst_r:.2f}; {len(errors)} messages wrong"
+    )
+
+    if args.show_errors:
+        for message, found in errors:
+            print(
+                f"  {message.id}: expected {sorted(message.signals) or '-'}, found {sorted(found) or '-'}: "
+                f"{message.text!r}"
+                + (f"  [known: {message.known_error}]" if message.known_error else "")
+            )
+
+    texts = [m.text for m in messages]
+    calls, started = 0, time.perf_counter()
+    while time.perf_counter() - started < args.seconds:
+        detector.detect(texts[calls % len(texts)])
+        calls += 1
+    elapsed = time.perf_counter() - started
+    print(
+        f"\nthroughput: {calls / elapsed:,.0f} messages/s over the corpus "
+        f"(mean {sum(map(len, texts)) / len(texts):.0f} characters, all {len(detector.lexicon.files)} "
+        "lexicon files searched)"
+    )
+
+    rng = random.Random(3)
+    words = " ".join(texts).split()
+    print(f"\n{'characters':>11} {'ms':>9} {'µs per 1,000 characters':>25}")
+    for size in (1_000, 10_000, 100_000, 1_000_000):
+        text = ""
+        while len(text) < size:
+            text += " ".join(rng.choice(words) for _ in range(50)) + ". "
+        text = text[:size]
+        began = time.perf_counter()
+        detector.detect(text)
+        spent = time.perf_counter() - began
+        print(f"{size:>11,} {spent * 1000:>9.1f} {spent * 1e6 / (size / 1000):>25.1f}")
+
+
+if __name__ == "__main__":
+    main()

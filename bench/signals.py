@@ -71,7 +71,8 @@ def main() -> None:
             if tp + fn:
                 worst_r = min(worst_r, tp / (tp + fn))
             print(
-                f"{language:<5} {signal:<18} {tp:>4} {fp:>4} {fn:>4} {ratio(tp, tp + fp):>10} {ratio(tp, tp + fn):>7}"
+                f"{language:<5} {signal:<18} {tp:>4} {fp:>4} {fn:>4} "
+                f"{ratio(tp, tp + fp):>10} {ratio(tp, tp + fn):>7}"
             )
     total = len(messages)
     negatives = sum(1 for m in messages if not m.signals)
@@ -83,7 +84,8 @@ def main() -> None:
     if args.show_errors:
         for message, found in errors:
             print(
-                f"  {message.id}: expected {sorted(message.signals) or '-'}, found {sorted(found) or '-'}: "
+                f"  {message.id}: expected {sorted(message.signals) or '-'}, "
+                f"found {sorted(found) or '-'}: "
                 f"{message.text!r}"
                 + (f"  [known: {message.known_error}]" if message.known_error else "")
             )
@@ -96,8 +98,8 @@ def main() -> None:
     elapsed = time.perf_counter() - started
     print(
         f"\nthroughput: {calls / elapsed:,.0f} messages/s over the corpus "
-        f"(mean {sum(map(len, texts)) / len(texts):.0f} characters, all {len(detector.lexicon.files)} "
-        "lexicon files searched)"
+        f"(mean {sum(map(len, texts)) / len(texts):.0f} characters, "
+        f"all {len(detector.lexicon.files)} lexicon files searched)"
     )
 
     rng = random.Random(3)

@@ -29,7 +29,9 @@ class CorpusFileSchema(StrictSchema):
     """The corpus of one language."""
 
     language = string(required=True, validate=validate.Regexp(r"^[a-z]{2,3}$"))
-    messages = fields.List(fields.Nested(CorpusMessageSchema), required=True, validate=validate.Length(min=25))
+    messages = fields.List(
+        fields.Nested(CorpusMessageSchema), required=True, validate=validate.Length(min=25)
+    )
 
 
 def load_messages(data: Any) -> dict[str, Any]:

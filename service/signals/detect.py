@@ -10,12 +10,17 @@ signal, with the language, the span of the original text and the phrase.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from service.signals import patterns
 from service.signals.lexicon import Lexicon, LexiconFile
 from service.signals.normalize import BOUNDARY, Canonical, Normalized, normalize
-from service.signals.patterns import Regex
+from service.signals.patterns import PatternError, Regex
+
+log = logging.getLogger(__name__)
+_ALWAYS: Regex = object()  # stands for "cannot prefilter: scan every file"
 
 
 @dataclass(frozen=True)
@@ -98,10 +103,33 @@ def scan_file(lex: LexiconFile, norm: Normalized) -> Signal | None:
 
 
 class Detector:
-    """Detect signals with one compiled lexicon."""
+    """Detect signals with one compiled lexicon.
+
+    Most messages carry no signal.  One expression made of every phrase of
+    every file (one for files matched with diacritics, one for files matched
+    without) tells in a single pass whether any file can match at all; only
+    then is each file scanned with its negations and exclusions.
+    """
 
     def __init__(self, lexicon: Lexicon) -> None:
         self.lexicon = lexicon
+        self._any_exact = self._combine(f for f in lexicon.files if not f.bare)
+        self._any_bare = self._combine(f for f in lexicon.files if f.bare)
+
+    @staticmethod
+    def _combine(files: Iterator[LexiconFile]) -> Regex | None:
+        sources = [entry.source for lex in files for entry in lex.phrases]
+        try:
+            return patterns.build(sources)
+        except PatternError:
+            log.warning("lexicon too large to prefilter; scanning each file")
+            return _ALWAYS
+
+    def _may_match(self, norm: Normalized) -> bool:
+        return any(
+            regex is _ALWAYS or (regex is not None and regex.search(canon.text) is not None)
+            for regex, canon in ((self._any_exact, norm.exact), (self._any_bare, norm.bare))
+        )
 
     def detect(self, text: str | None, language: str | None = None) -> tuple[Signal, ...]:
         """Return the signals in ``text``; ``language`` narrows the lexicons searched."""
@@ -109,6 +137,8 @@ class Detector:
             return ()
         wanted = language.split("-")[0].lower() if language else None
         norm = normalize(text)
+        if not self._may_match(norm):
+            return ()
         found = []
         for lex in self.lexicon.files:
             if wanted and lex.language != wanted:

@@ -23,6 +23,7 @@ class Entry:
     pattern: str
     line: int
     regex: Regex
+    source: str  # the RE2 expression, to combine with others
 
 
 @dataclass(frozen=True)
@@ -135,7 +136,7 @@ def load_file(path: str, located: Located) -> tuple[LexiconFile | None, list[Iss
             language=data["language"],
             bare=bare,
             window=data["negation"]["window"],
-            phrases=tuple(Entry(p, line, patterns.build_one(r)) for p, line, r in phrases),
+            phrases=tuple(Entry(p, line, patterns.build_one(r), r) for p, line, r in phrases),
             scan=scan,
             exclusions=patterns.build([r for _, _, r in exclusions]),
             before=patterns.build([r for _, _, r in before]),

@@ -20,6 +20,7 @@ to a span of the original message.
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from dataclasses import dataclass
 
@@ -118,6 +119,7 @@ class Normalized:
         return self.tokens[first].start, self.tokens[last].end
 
 
+@functools.lru_cache(maxsize=8192)
 def _char_class(ch: str) -> str:
     if ch in _BOUNDARY_CHARS:
         return "boundary"
@@ -165,6 +167,21 @@ def _canonical(words: list[str]) -> Canonical:
     return Canonical("".join(parts), starts, ends, tuple(offsets))
 
 
+@functools.lru_cache(maxsize=65536)
+def _fold_word(raw: str) -> tuple[tuple[str, str], ...]:
+    """Fold one raw word into (folded, diacritic-free) tokens; words repeat, so cache."""
+    pieces = []
+    for folded in fold_token(raw):
+        # NFKC may turn one character into letters of another class (a
+        # full-width letter, a circled digit): re-split what folding produced.
+        for piece, _, _ in tokenize(folded) or [(folded, 0, 0)]:
+            if len(piece) > MAX_TOKEN:
+                piece = LONG_TOKEN
+            if piece != BOUNDARY:
+                pieces.append((piece, strip_diacritics(piece)))
+    return tuple(pieces)
+
+
 def fold_token(raw: str) -> list[str]:
     """Fold one raw token; folding can split it (NFKC of a ligature stays one token)."""
     folded = fold(raw).strip("'-_")
@@ -178,14 +195,8 @@ def normalize(text: str) -> Normalized:
         if raw == BOUNDARY:
             tokens.append(Token(BOUNDARY, BOUNDARY, start, end))
             continue
-        for folded in fold_token(raw):
-            # NFKC may turn one character into letters of another class (a
-            # full-width letter, a circled digit): re-split what folding produced.
-            for piece, _, _ in tokenize(folded) or [(folded, 0, 0)]:
-                if len(piece) > MAX_TOKEN:
-                    piece = LONG_TOKEN
-                if piece != BOUNDARY:
-                    tokens.append(Token(piece, strip_diacritics(piece), start, end))
+        for piece, bare in _fold_word(raw):
+            tokens.append(Token(piece, bare, start, end))
     return Normalized(
         original=text,
         tokens=tuple(tokens),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 
@@ -45,11 +46,10 @@ def require_postgres() -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture
-def postgres_schema() -> Iterator[str]:
-    """Create an empty schema on the PostgreSQL server; return a URL that uses it."""
-    require_postgres()
-    schema = f"t_{uuid.uuid4().hex[:12]}"
+@contextmanager
+def temporary_schema(prefix: str = "t") -> Iterator[str]:
+    """Create an empty schema on the PostgreSQL server, yield a URL using it, then drop it."""
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
     admin = sa.create_engine(POSTGRES_URL)
     with admin.begin() as conn:
         conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
@@ -59,6 +59,14 @@ def postgres_schema() -> Iterator[str]:
         with admin.begin() as conn:
             conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
         admin.dispose()
+
+
+@pytest.fixture
+def postgres_schema() -> Iterator[str]:
+    """Return a URL of an empty schema on the PostgreSQL server, dropped afterwards."""
+    require_postgres()
+    with temporary_schema() as url:
+        yield url
 
 
 def database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:

@@ -41,6 +41,7 @@ class NegationSchema(StrictSchema):
     window = integer(
         load_default=2, validate=validate.Range(0, 5, error="window lies between 0 and 5 words")
     )
+    cross_commas = boolean(load_default=False)
 
 
 class LexiconFileSchema(StrictSchema):
@@ -56,7 +57,15 @@ class LexiconFileSchema(StrictSchema):
     )
     match_without_diacritics = boolean(load_default=False)
     negation = fields.Nested(
-        NegationSchema, load_default=lambda: {"before": [], "after": [], "window": 2}
+        NegationSchema,
+        load_default=lambda: {"before": [], "after": [], "window": 2, "cross_commas": False},
+    )
+    lists = fields.Dict(
+        keys=string(
+            validate=validate.Regexp(r"^[a-z][a-z0-9_]*$", error="list names use a-z, 0-9 and _")
+        ),
+        values=phrase_list(validate=validate.Length(min=1)),
+        load_default=dict,
     )
     phrases = phrase_list(
         required=True, validate=validate.Length(min=1, error="list at least one phrase")

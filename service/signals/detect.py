@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from service.signals import patterns
 from service.signals.lexicon import Lexicon, LexiconFile
-from service.signals.normalize import BOUNDARY, Canonical, Normalized, normalize
+from service.signals.normalize import BOUNDARIES, HARD, Canonical, Normalized, normalize
 from service.signals.patterns import PatternError, Regex
 
 log = logging.getLogger(__name__)
@@ -47,29 +47,49 @@ class Signal:
         }
 
 
-def _spans(regex: Regex | None, canon: Canonical) -> Iterator[tuple[int, int]]:
-    """Yield the (first, last) token indices of every match of ``regex``."""
-    if regex is None:
-        return
-    for match in regex.finditer(canon.text):
-        if match.end() > match.start():
-            yield canon.starts[match.start()], canon.ends[match.end()]
+def _spans(regexes: tuple[Regex, ...], canon: Canonical) -> Iterator[tuple[int, int]]:
+    """Yield the (first, last) token indices of every match of each expression."""
+    for regex in regexes:
+        for match in regex.finditer(canon.text):
+            if match.end() > match.start():
+                yield canon.starts[match.start()], canon.ends[match.end()]
 
 
-def _crosses_boundary(norm: Normalized, low: int, high: int) -> bool:
-    return any(norm.tokens[i].text == BOUNDARY for i in range(low, high))
+def _blocked(norm: Normalized, low: int, high: int, cross_commas: bool) -> bool:
+    """Tell whether a sentence end (or, unless allowed, a comma) lies in tokens low..high-1."""
+    blocking = {HARD} if cross_commas else BOUNDARIES
+    return any(norm.tokens[i].text in blocking for i in range(low, high))
 
 
 def _negated(lex: LexiconFile, norm: Normalized, canon: Canonical, first: int, last: int) -> bool:
-    for _, cue_last in _spans(lex.before, canon):
-        gap = first - cue_last - 1
-        if 0 <= gap <= lex.window and not _crosses_boundary(norm, cue_last + 1, first):
+    """Tell whether a negation cue stands just before (or after) the match.
+
+    A cue before the match counts when it starts before it and ends at most
+    ``window`` words before its first word, or on it ("не собираюсь" before
+    "собираюсь судиться"); likewise after.
+    """
+    for cue_first, cue_last in _spans(lex.before, canon):
+        near = cue_first < first and first - lex.window - 1 <= cue_last
+        if near and (
+            cue_last >= first or not _blocked(norm, cue_last + 1, first, lex.cross_commas)
+        ):
             return True
-    for cue_first, _ in _spans(lex.after, canon):
-        gap = cue_first - last - 1
-        if 0 <= gap <= lex.window and not _crosses_boundary(norm, last + 1, cue_first):
+    for cue_first, cue_last in _spans(lex.after, canon):
+        near = cue_last > last and cue_first <= last + lex.window + 1
+        if near and (
+            cue_first <= last or not _blocked(norm, last + 1, cue_first, lex.cross_commas)
+        ):
             return True
     return False
+
+
+def _trim(norm: Normalized, first: int, last: int) -> tuple[int, int]:
+    """Drop the punctuation an anchored phrase took at its ends."""
+    while first < last and norm.tokens[first].text in BOUNDARIES:
+        first += 1
+    while last > first and norm.tokens[last].text in BOUNDARIES:
+        last -= 1
+    return first, last
 
 
 def scan_file(lex: LexiconFile, norm: Normalized) -> Signal | None:
@@ -83,6 +103,7 @@ def scan_file(lex: LexiconFile, norm: Normalized) -> Signal | None:
         # the next token, not after the match.  Tokens and phrases have bounded
         # length, so this stays linear in the text length.
         position = canon.offsets[first + 1]
+        first, last = _trim(norm, first, last)
         if any(low <= last and first <= high for low, high in excluded):
             continue
         if _negated(lex, norm, canon, first, last):

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import re2
 from marshmallow import ValidationError
 
 from schemas.common import flatten
@@ -37,9 +38,12 @@ class LexiconFile:
     window: int
     phrases: tuple[Entry, ...]
     scan: Regex  # all phrases in one expression
-    exclusions: Regex | None
-    before: Regex | None
-    after: Regex | None
+    exclusions: tuple[Regex, ...]
+    before: tuple[Regex, ...]  # negation cues, one expression each so none hides another
+    after: tuple[Regex, ...]
+    cross_commas: (
+        bool  # negation windows reach across commas (German: "nicht vor, Sie zu verklagen")
+    )
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,19 @@ def load_file(path: str, located: Located) -> tuple[LexiconFile | None, list[Iss
             )
         )
     bare = data["match_without_diacritics"]
+    lists: dict[str, patterns.Group] = {}
+    for name, alternatives in data["lists"].items():
+        try:
+            lists[name] = patterns.parse_list(alternatives, bare)
+        except PatternError as exc:
+            issues.append(
+                Issue(
+                    path,
+                    line_of(lines, ("lists", name)),
+                    f"list {name}: {exc}",
+                    where=f"lists.{name}",
+                )
+            )
 
     def compile_list(
         key: Sequence[str | int], items: list[str], cue: bool
@@ -112,9 +129,9 @@ def load_file(path: str, located: Located) -> tuple[LexiconFile | None, list[Iss
             seen[pattern] = line
             try:
                 regex = (
-                    patterns.compile_cue(pattern, bare)
+                    patterns.compile_cue(pattern, bare, lists)
                     if cue
-                    else patterns.compile_phrase(pattern, bare)
+                    else patterns.compile_phrase(pattern, bare, lists)
                 )
             except PatternError as exc:
                 issues.append(Issue(path, line, f'"{pattern}": {exc}', where=render_path(where)))
@@ -138,10 +155,11 @@ def load_file(path: str, located: Located) -> tuple[LexiconFile | None, list[Iss
             window=data["negation"]["window"],
             phrases=tuple(Entry(p, line, patterns.build_one(r), r) for p, line, r in phrases),
             scan=scan,
-            exclusions=patterns.build([r for _, _, r in exclusions]),
-            before=patterns.build([r for _, _, r in before]),
-            after=patterns.build([r for _, _, r in after]),
+            exclusions=tuple(patterns.build_one(r) for _, _, r in exclusions),
+            before=tuple(patterns.build_one(r) for _, _, r in before),
+            after=tuple(patterns.build_one(r) for _, _, r in after),
+            cross_commas=data["negation"]["cross_commas"],
         )
-    except PatternError as exc:
+    except (PatternError, re2.error) as exc:
         return None, [Issue(path, 1, str(exc))]
     return compiled, []

@@ -12,8 +12,8 @@ Normalisation, applied the same way to messages and to lexicon phrases:
   match without relying on spaces.
 
 The matching text is a *canonical string*: every token written as `` token ``
-(a space on each side, so two spaces between tokens), and sentence
-punctuation written as the boundary token ``|``.  Lexicon patterns compile to
+(a space on each side, so two spaces between tokens), a sentence end written
+as the token ``|`` and a comma or colon as the token ``,``.  Lexicon patterns compile to
 regular expressions over that string; a match's first and last token map back
 to a span of the original message.
 """
@@ -24,15 +24,16 @@ import functools
 import unicodedata
 from dataclasses import dataclass
 
-BOUNDARY = "|"
+HARD = "|"  # a sentence end: nothing crosses it
+SOFT = ","  # a comma or colon: a phrase may step over it, gaps and negation windows may not
+BOUNDARIES = frozenset((HARD, SOFT))
 # Longer tokens (base64, URLs, runs of one letter) match nothing: this keeps
 # every phrase match, and so every rescan, of bounded length.
 MAX_TOKEN = 64
 LONG_TOKEN = "#"
-# Sentence and clause punctuation: phrases, gaps and negation windows do not cross it.
-_BOUNDARY_CHARS = frozenset(
-    ".!?;,:\n\r\u2026\u3002\uff01\uff1f\uff1b\uff0c\u3001\u060c\u061b\u061f\u06d4\u00a1\u00bf"
-)
+# Sentence ends, and clause punctuation (commas, colons) in every script.
+_HARD_CHARS = frozenset(".!?;\n\r\u2026\u3002\uff01\uff1f\uff1b\u061b\u061f\u06d4\u00a1\u00bf")
+_SOFT_CHARS = frozenset(",:\uff0c\u3001\u060c\uff1a")
 _JOINERS = frozenset("'-_")  # kept inside a word: won't, e-mail
 _APOSTROPHES = str.maketrans(
     {"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u0060": "'", "\u00b4": "'"}
@@ -121,8 +122,10 @@ class Normalized:
 
 @functools.lru_cache(maxsize=8192)
 def _char_class(ch: str) -> str:
-    if ch in _BOUNDARY_CHARS:
-        return "boundary"
+    if ch in _HARD_CHARS:
+        return HARD
+    if ch in _SOFT_CHARS:
+        return SOFT
     if is_cjk(ch):
         return "cjk"
     category = unicodedata.category(ch)
@@ -146,8 +149,13 @@ def tokenize(text: str) -> list[tuple[str, int, int]]:
             start = -1
         if kind == "cjk":
             tokens.append((ch, index, index + 1))
-        elif kind == "boundary" and (not tokens or tokens[-1][0] != BOUNDARY):
-            tokens.append((BOUNDARY, index, index + 1))
+        elif kind in BOUNDARIES:
+            if tokens and tokens[-1][0] in BOUNDARIES:
+                # Runs of punctuation count once; a sentence end outweighs a comma.
+                if kind == HARD:
+                    tokens[-1] = (HARD, tokens[-1][1], index + 1)
+            else:
+                tokens.append((kind, index, index + 1))
     if start >= 0:
         tokens.append((text[start:], start, len(text)))
     return tokens
@@ -177,7 +185,7 @@ def _fold_word(raw: str) -> tuple[tuple[str, str], ...]:
         for piece, _, _ in tokenize(folded) or [(folded, 0, 0)]:
             if len(piece) > MAX_TOKEN:
                 piece = LONG_TOKEN
-            if piece != BOUNDARY:
+            if piece not in BOUNDARIES:
                 pieces.append((piece, strip_diacritics(piece)))
     return tuple(pieces)
 
@@ -192,8 +200,8 @@ def normalize(text: str) -> Normalized:
     """Normalise a message for matching."""
     tokens: list[Token] = []
     for raw, start, end in tokenize(text):
-        if raw == BOUNDARY:
-            tokens.append(Token(BOUNDARY, BOUNDARY, start, end))
+        if raw in BOUNDARIES:
+            tokens.append(Token(raw, raw, start, end))
             continue
         for piece, bare in _fold_word(raw):
             tokens.append(Token(piece, bare, start, end))

@@ -3,10 +3,15 @@
 Rule authors write phrases, not regular expressions:
 
 * ``speak to a manager``: words, matched whole, in order;
+* ``позовите , пожалуйста , руководител*``: a ``,`` marks where a comma may
+  stand ("Позовите, пожалуйста, руководителя" and "позовите пожалуйста
+  руководителя"); anywhere else a comma ends the phrase;
 * ``kierowni*``, ``*قاضي*``: a word beginning (or ending, or containing) these letters;
 * ``(manager|supervisor|boss)``: one of several alternatives (each may be several words);
+* ``@managers``: one of the alternatives listed under ``lists: managers:`` in the file;
 * ``please?``, ``(a|the)?``: an optional word or group;
-* ``...``: up to three other words in between (never across a sentence end).
+* ``...``: up to three other words in between (never across a comma or a sentence end);
+* ``^`` first, ``$`` last: the phrase starts (ends) a sentence or clause.
 
 A phrase is folded like message text (see ``normalize``), so case, Arabic
 letter variants and full-width forms do not matter.  Compiled expressions run
@@ -16,25 +21,33 @@ make matching slow; ``check`` refuses phrases that would fire on ordinary text.
 
 from __future__ import annotations
 
+import difflib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import re2
 
-from service.signals.normalize import BOUNDARY, fold, is_cjk, strip_diacritics, tokenize
+from service.signals.normalize import HARD, SOFT, fold, is_cjk, strip_diacritics, tokenize
 
 GAP_WORDS = 3
-MAX_PATTERN_LENGTH = 300
-MAX_ALTERNATIVES = 40
+MAX_PATTERN_LENGTH = 600
+MAX_ALTERNATIVES = 80
+MAX_LIST_ITEMS = 200
 MAX_GAPS = 2
 MIN_STEM = 3  # letters before or after a *
-MIN_SINGLE_WORD = 5  # a phrase of one word needs this many letters
+MIN_SINGLE_WORD = 5  # a phrase of one word needs this many letters...
+MIN_CLAUSE_WORD = 2  # ...unless it is a whole clause (^ word $)
 MIN_LETTERS = 4  # letters every match must contain, at the least
 MIN_CJK = 2  # CJK characters every match must contain, at the least
 
-_SYNTAX = re.compile(r"\s*(\.\.\.|\(|\)|\||\?|[^\s()|?]+)")
-
+_SYNTAX = re.compile(r"\s*(\.\.\.|\(|\)|\||\?|\^|\$|,|@[a-z][a-z0-9_]*|[^\s()|?^$,]+)")
+_UNIT_BOUNDARY = f"(?: [{re2.escape(HARD)}{re2.escape(SOFT)}] )"
+_START = f"(?:^|{_UNIT_BOUNDARY})"
+_END = f"(?:$|{_UNIT_BOUNDARY})"
+_COMMA = f"(?: {re2.escape(SOFT)} )?"  # a "," in a phrase: a comma may stand here
+_GAP = f"(?: [^ {re2.escape(HARD)}{re2.escape(SOFT)}]+ ){{0,{GAP_WORDS}}}"
 
 Regex = Any  # re2's compiled expression type is private
 
@@ -58,6 +71,21 @@ class Gap:
 
 
 @dataclass(frozen=True)
+class Comma:
+    """A place where a comma may stand."""
+
+
+@dataclass(frozen=True)
+class Start:
+    """The start of a sentence or clause."""
+
+
+@dataclass(frozen=True)
+class End:
+    """The end of a sentence or clause."""
+
+
+@dataclass(frozen=True)
 class Group:
     """Alternatives, each a sequence of items."""
 
@@ -71,62 +99,85 @@ class OptionalItem:
     item: Item
 
 
-Item = Word | Gap | Group | OptionalItem
+Item = Word | Gap | Comma | Start | End | Group | OptionalItem
+Lists = Mapping[str, Group]
 
 
-def parse(pattern: str, bare: bool = False) -> tuple[Item, ...]:
-    """Parse a phrase into items; raise PatternError for malformed ones."""
-    if not pattern.strip():
-        raise PatternError("the phrase is empty")
-    if len(pattern) > MAX_PATTERN_LENGTH:
-        raise PatternError(f"the phrase is longer than {MAX_PATTERN_LENGTH} characters")
-    tokens = _SYNTAX.findall(pattern)
-    if "".join(tokens).replace(" ", "") != re.sub(r"\s+", "", pattern):
-        raise PatternError("the phrase has characters that cannot be read")
-    items, rest = _sequence(tokens, 0, bare, depth=0)
-    if rest != len(tokens):
-        raise PatternError(f'unexpected "{tokens[rest]}"; check the parentheses')
-    return items
+class _Parser:
+    """Parse one phrase; ``lists`` are the named word lists of its file."""
 
+    def __init__(self, pattern: str, bare: bool, lists: Lists, plain: bool) -> None:
+        if not pattern.strip():
+            raise PatternError("the phrase is empty")
+        if len(pattern) > MAX_PATTERN_LENGTH:
+            raise PatternError(
+                f"the phrase is longer than {MAX_PATTERN_LENGTH} characters; use a list"
+            )
+        self.tokens = _SYNTAX.findall(pattern)
+        if "".join(self.tokens).replace(" ", "") != re.sub(r"\s+", "", pattern):
+            raise PatternError("the phrase has characters that cannot be read")
+        self.bare, self.lists, self.plain = bare, lists, plain
 
-def _sequence(tokens: list[str], pos: int, bare: bool, depth: int) -> tuple[tuple[Item, ...], int]:
-    items: list[Item] = []
-    while pos < len(tokens) and tokens[pos] not in ("|", ")"):
-        token = tokens[pos]
-        if token == "(":
-            if depth >= 2:
-                raise PatternError("groups are nested more than two deep")
-            group, pos = _group(tokens, pos + 1, bare, depth + 1)
-            items.append(group)
-        elif token == "?":
-            if not items or isinstance(items[-1], OptionalItem | Gap):
-                raise PatternError('"?" must follow a word or a group')
-            items[-1] = OptionalItem(items[-1])
+    def parse(self) -> tuple[Item, ...]:
+        items, rest = self._sequence(0, depth=0, top=True)
+        if rest != len(self.tokens):
+            raise PatternError(f'unexpected "{self.tokens[rest]}"; check the parentheses')
+        return items
+
+    def _sequence(self, pos: int, depth: int, top: bool) -> tuple[tuple[Item, ...], int]:
+        items: list[Item] = []
+        tokens = self.tokens
+        while pos < len(tokens) and tokens[pos] not in ("|", ")"):
+            token = tokens[pos]
             pos += 1
-        elif token == "...":
-            items.append(Gap())
-            pos += 1
-        else:
-            items.extend(_words(token, bare))
-            pos += 1
-    return tuple(items), pos
+            if token == "(":
+                if depth >= 2:
+                    raise PatternError("groups are nested more than two deep")
+                group, pos = self._group(pos, depth + 1)
+                items.append(group)
+            elif token == "?":
+                if not items or not isinstance(items[-1], Word | Group):
+                    raise PatternError('"?" must follow a word or a group')
+                items[-1] = OptionalItem(items[-1])
+            elif token in ("...", "^", "$"):
+                if self.plain:
+                    raise PatternError(f'"{token}" cannot be used in a list item')
+                if token == "^" and (not top or items):
+                    raise PatternError('"^" may only start a phrase')
+                if token == "$" and (not top or pos != len(tokens)):
+                    raise PatternError('"$" may only end a phrase')
+                marks: dict[str, Item] = {"...": Gap(), "^": Start(), "$": End()}
+                items.append(marks[token])
+            elif token == ",":
+                items.append(Comma())
+            elif token.startswith("@"):
+                items.append(self._list(token[1:]))
+            else:
+                items.extend(_words(token, self.bare))
+        return tuple(items), pos
 
+    def _group(self, pos: int, depth: int) -> tuple[Group, int]:
+        alternatives: list[tuple[Item, ...]] = []
+        while True:
+            sequence, pos = self._sequence(pos, depth, top=False)
+            if not sequence:
+                raise PatternError("a group has an empty alternative, as in (a||b) or (a|)")
+            alternatives.append(sequence)
+            if pos >= len(self.tokens):
+                raise PatternError('a "(" is never closed')
+            if self.tokens[pos] == ")":
+                break
+            pos += 1  # skip "|"
+        if len(alternatives) > MAX_ALTERNATIVES:
+            raise PatternError(f"a group has more than {MAX_ALTERNATIVES} alternatives; use a list")
+        return Group(tuple(alternatives)), pos + 1
 
-def _group(tokens: list[str], pos: int, bare: bool, depth: int) -> tuple[Group, int]:
-    alternatives: list[tuple[Item, ...]] = []
-    while True:
-        sequence, pos = _sequence(tokens, pos, bare, depth)
-        if not sequence:
-            raise PatternError("a group has an empty alternative, as in (a||b) or (a|)")
-        alternatives.append(sequence)
-        if pos >= len(tokens):
-            raise PatternError('a "(" is never closed')
-        if tokens[pos] == ")":
-            break
-        pos += 1  # skip "|"
-    if len(alternatives) > MAX_ALTERNATIVES:
-        raise PatternError(f"a group has more than {MAX_ALTERNATIVES} alternatives")
-    return Group(tuple(alternatives)), pos + 1
+    def _list(self, name: str) -> Group:
+        if name not in self.lists:
+            best = difflib.get_close_matches(name, list(self.lists), n=1)
+            hint = f'; did you mean "@{best[0]}"?' if best else "; define it under lists:"
+            raise PatternError(f'unknown list "@{name}"{hint}')
+        return self.lists[name]
 
 
 def _words(token: str, bare: bool) -> list[Item]:
@@ -140,7 +191,7 @@ def _words(token: str, bare: bool) -> list[Item]:
     if not core:
         raise PatternError('"*" must be attached to letters, as in kierowni*')
     pieces = [piece for piece, _, _ in tokenize(fold(core))]
-    if BOUNDARY in pieces or not pieces:
+    if HARD in pieces or SOFT in pieces or not pieces:
         raise PatternError(
             f'"{token}" contains punctuation that messages never match; leave it out'
         )
@@ -159,6 +210,20 @@ def _words(token: str, bare: bool) -> list[Item]:
             )
         words.append(Word(text, prefix=starts, suffix=ends))
     return words
+
+
+def parse(pattern: str, bare: bool = False, lists: Lists | None = None) -> tuple[Item, ...]:
+    """Parse a phrase into items; raise PatternError for malformed ones."""
+    return _Parser(pattern, bare, lists or {}, plain=False).parse()
+
+
+def parse_list(items: list[str], bare: bool = False) -> Group:
+    """Parse the alternatives of a named list (words, stems and groups only)."""
+    if not items:
+        raise PatternError("a list needs at least one alternative")
+    if len(items) > MAX_LIST_ITEMS:
+        raise PatternError(f"a list holds at most {MAX_LIST_ITEMS} alternatives")
+    return Group(tuple(_Parser(item, bare, {}, plain=True).parse() for item in items))
 
 
 def _required_letters(items: tuple[Item, ...]) -> tuple[int, int, int]:
@@ -180,26 +245,32 @@ def _required_letters(items: tuple[Item, ...]) -> tuple[int, int, int]:
 
 
 def check(items: tuple[Item, ...]) -> None:
-    """Refuse phrases that would fire on ordinary text or match across anything."""
-    if isinstance(items[0], Gap) or isinstance(items[-1], Gap):
+    """Refuse phrases that would fire on ordinary text."""
+    whole_clause = isinstance(items[0], Start) and isinstance(items[-1], End)
+    core = tuple(item for item in items if not isinstance(item, Start | End | Comma))
+    if not core:
+        raise PatternError("the phrase has no words")
+    if isinstance(core[0], Gap) or isinstance(core[-1], Gap):
         raise PatternError('a phrase cannot begin or end with "..."')
-    if sum(isinstance(item, Gap) for item in items) > MAX_GAPS:
+    if sum(isinstance(item, Gap) for item in core) > MAX_GAPS:
         raise PatternError(f'a phrase may contain "..." at most {MAX_GAPS} times')
-    letters, cjk, words = _required_letters(items)
+    letters, cjk, words = _required_letters(core)
     if words == 0:
         raise PatternError("every word of the phrase is optional, so it would match any text")
     if cjk:
-        if cjk + letters // 2 < MIN_CJK:
+        if cjk + letters // 2 < (1 if whole_clause else MIN_CJK):
             raise PatternError(
                 f"the phrase needs at least {MIN_CJK} Chinese, Japanese or Korean characters "
-                "that are not optional; a single character matches too much text"
+                "that are not optional; a single character matches too much text (unless it is "
+                "a whole clause: ^ 滚 $)"
             )
-    elif words == 1 and letters < MIN_SINGLE_WORD:
+    elif words == 1 and letters < (MIN_CLAUSE_WORD if whole_clause else MIN_SINGLE_WORD):
         raise PatternError(
             f"a phrase of one word needs at least {MIN_SINGLE_WORD} letters; a short word on its "
-            "own matches too much text (add the words around it)"
+            "own matches too much text (add the words around it, or make it a whole clause: "
+            "^ word $)"
         )
-    elif letters < MIN_LETTERS:
+    elif letters < (MIN_CLAUSE_WORD if whole_clause else MIN_LETTERS):
         raise PatternError(f"the phrase needs at least {MIN_LETTERS} letters that are not optional")
 
 
@@ -214,23 +285,29 @@ def _item_regex(item: Item) -> str:
         after = "[^ ]*" if item.suffix else ""
         return f" {before}{re2.escape(item.text)}{after} "
     if isinstance(item, Gap):
-        return f"(?: [^ {re2.escape(BOUNDARY)}]+ ){{0,{GAP_WORDS}}}"
+        return _GAP
+    if isinstance(item, Comma):
+        return _COMMA
+    if isinstance(item, Start):
+        return _START
+    if isinstance(item, End):
+        return _END
     if isinstance(item, OptionalItem):
         return f"(?:{_item_regex(item.item)})?"
     return "(?:" + "|".join(to_regex(alt) for alt in item.alternatives) + ")"
 
 
-def compile_phrase(pattern: str, bare: bool = False) -> str:
+def compile_phrase(pattern: str, bare: bool = False, lists: Lists | None = None) -> str:
     """Parse, check and compile one phrase; raise PatternError with the reason."""
-    items = parse(pattern, bare)
+    items = parse(pattern, bare, lists)
     check(items)
     return to_regex(items)
 
 
-def compile_cue(pattern: str, bare: bool = False) -> str:
-    """Compile a negation cue: like a phrase, but a short word such as "not" is allowed."""
-    items = parse(pattern, bare)
-    if _required_letters(items)[2] == 0:
+def compile_cue(pattern: str, bare: bool = False, lists: Lists | None = None) -> str:
+    """Compile a negation cue or exclusion: like a phrase, but short words are allowed."""
+    items = parse(pattern, bare, lists)
+    if _required_letters(tuple(i for i in items if not isinstance(i, Start | End | Comma)))[2] == 0:
         raise PatternError("every word of the cue is optional, so it would match any text")
     return to_regex(items)
 

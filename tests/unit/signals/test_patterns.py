@@ -21,7 +21,10 @@ from service.signals.patterns import PatternError, compile_cue, compile_phrase
         ("经理*", '"*" cannot be used with Chinese'),
         ("a to", "needs at least 4 letters"),
         ("sue. you", "punctuation"),
-        ("a " * 200, "longer than 300"),
+        ("a " * 400, "longer than 600"),
+        ("^ sue", "needs at least 5 letters"),
+        ("sue ^", "may only start a phrase"),
+        ("@nope manager", "unknown list"),
     ],
 )
 def test_unsafe_or_malformed_phrases_are_refused_with_a_reason(phrase: str, reason: str) -> None:
@@ -48,3 +51,20 @@ def test_reasonable_phrases_compile(phrase: str) -> None:
 def test_negation_cues_may_be_short_words() -> None:
     assert compile_cue("not")
     assert compile_cue("不")
+
+
+def test_a_whole_clause_may_be_a_short_word() -> None:
+    assert compile_phrase("^ сука $")
+    assert compile_phrase("^ 滚 $")
+
+
+def test_lists_are_named_alternatives() -> None:
+    from service.signals.patterns import parse_list
+
+    lists = {"bosses": parse_list(["manager*", "supervisor*", "team lead"])}
+
+    assert compile_phrase("(speak|talk) to (your|a) @bosses", lists=lists)
+    with pytest.raises(PatternError, match='did you mean "@bosses"'):
+        compile_phrase("speak to @boses", lists=lists)
+    with pytest.raises(PatternError, match="cannot be used in a list item"):
+        parse_list(["manager ... now"])

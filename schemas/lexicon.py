@@ -26,6 +26,35 @@ class PhraseField(fields.Field[str]):
         return value.strip()
 
 
+class CueField(fields.Field[tuple[str, int | None]]):
+    """A negation cue: its text, or ``{pattern: ..., window: 0-5, note: ...}``."""
+
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Any, **kwargs: Any
+    ) -> tuple[str, int | None]:
+        window = None
+        if isinstance(value, dict):
+            unknown = set(value) - {"pattern", "window", "note"}
+            if unknown:
+                raise ValidationError(
+                    f'unknown field "{sorted(unknown)[0]}"; expected pattern, window and note'
+                )
+            window = value.get("window")
+            if window is not None and (
+                isinstance(window, bool) or not isinstance(window, int) or not 0 <= window <= 5
+            ):
+                raise ValidationError("window lies between 0 and 5 words")
+            value = value.get("pattern")
+        if not isinstance(value, str) or not value.strip():
+            raise ValidationError("expected a cue (text), or {pattern: ..., window: ...}")
+        return value.strip(), window
+
+
+def cue_list(**kwargs: Any) -> fields.List[tuple[str, int | None]]:
+    """Return a list-of-cues field."""
+    return fields.List(CueField(), error_messages={"invalid": "expected a list of cues"}, **kwargs)
+
+
 def phrase_list(**kwargs: Any) -> fields.List[str]:
     """Return a list-of-phrases field."""
     return fields.List(
@@ -36,8 +65,8 @@ def phrase_list(**kwargs: Any) -> fields.List[str]:
 class NegationSchema(StrictSchema):
     """Words that cancel a phrase when they stand just before (or after) it."""
 
-    before = phrase_list(load_default=list)
-    after = phrase_list(load_default=list)
+    before = cue_list(load_default=list)
+    after = cue_list(load_default=list)
     window = integer(
         load_default=2, validate=validate.Range(0, 5, error="window lies between 0 and 5 words")
     )

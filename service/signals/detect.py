@@ -50,9 +50,18 @@ class Signal:
 def _spans(regexes: tuple[Regex, ...], canon: Canonical) -> Iterator[tuple[int, int]]:
     """Yield the (first, last) token indices of every match of each expression."""
     for regex in regexes:
-        for match in regex.finditer(canon.text):
+        for match in regex.finditer(canon.data):
             if match.end() > match.start():
                 yield canon.starts[match.start()], canon.ends[match.end()]
+
+
+def _cue_spans(
+    cues: tuple[tuple[Regex, int], ...], canon: Canonical
+) -> Iterator[tuple[int, int, int]]:
+    """Yield (first, last, window) for every match of each negation cue."""
+    for regex, window in cues:
+        for first, last in _spans((regex,), canon):
+            yield first, last, window
 
 
 def _blocked(norm: Normalized, low: int, high: int, cross_commas: bool) -> bool:
@@ -61,25 +70,54 @@ def _blocked(norm: Normalized, low: int, high: int, cross_commas: bool) -> bool:
     return any(norm.tokens[i].text in blocking for i in range(low, high))
 
 
-def _negated(lex: LexiconFile, norm: Normalized, canon: Canonical, first: int, last: int) -> bool:
+MAX_WINDOW = 5  # the schema's limit on negation windows
+
+
+@dataclass
+class _Cues:
+    """The negation cues and exclusions of one file in one message, found once and indexed.
+
+    Each candidate match then looks only at the few tokens around it, so a
+    long message with many candidates stays linear.
+    """
+
+    before: dict[int, list[tuple[int, int]]]  # last token of a cue -> (first token, window)
+    after: dict[int, list[tuple[int, int]]]  # first token of a cue -> (last token, window)
+    excluded: set[int]  # tokens covered by an exclusion
+
+    @classmethod
+    def find(cls, lex: LexiconFile, canon: Canonical) -> _Cues:
+        before: dict[int, list[tuple[int, int]]] = {}
+        for first, last, window in _cue_spans(lex.before, canon):
+            before.setdefault(last, []).append((first, window))
+        after: dict[int, list[tuple[int, int]]] = {}
+        for first, last, window in _cue_spans(lex.after, canon):
+            after.setdefault(first, []).append((last, window))
+        excluded = {i for low, high in _spans(lex.exclusions, canon) for i in range(low, high + 1)}
+        return cls(before, after, excluded)
+
+
+def _negated(lex: LexiconFile, norm: Normalized, cues: _Cues, first: int, last: int) -> bool:
     """Tell whether a negation cue stands just before (or after) the match.
 
     A cue before the match counts when it starts before it and ends at most
-    ``window`` words before its first word, or on it ("не собираюсь" before
-    "собираюсь судиться"); likewise after.
+    the cue's ``window`` words before its first word, or on it ("не собираюсь"
+    before "собираюсь судиться"); likewise after.
     """
-    for cue_first, cue_last in _spans(lex.before, canon):
-        near = cue_first < first and first - lex.window - 1 <= cue_last
-        if near and (
-            cue_last >= first or not _blocked(norm, cue_last + 1, first, lex.cross_commas)
-        ):
-            return True
-    for cue_first, cue_last in _spans(lex.after, canon):
-        near = cue_last > last and cue_first <= last + lex.window + 1
-        if near and (
-            cue_first <= last or not _blocked(norm, last + 1, cue_first, lex.cross_commas)
-        ):
-            return True
+    for cue_last in range(first - MAX_WINDOW - 1, last + 1):
+        for cue_first, window in cues.before.get(cue_last, ()):
+            near = cue_first < first and first - window - 1 <= cue_last
+            if near and (
+                cue_last >= first or not _blocked(norm, cue_last + 1, first, lex.cross_commas)
+            ):
+                return True
+    for cue_first in range(first, last + MAX_WINDOW + 2):
+        for cue_last, window in cues.after.get(cue_first, ()):
+            near = cue_last > last and cue_first <= last + window + 1
+            if near and (
+                cue_first <= last or not _blocked(norm, last + 1, cue_first, lex.cross_commas)
+            ):
+                return True
     return False
 
 
@@ -95,18 +133,20 @@ def _trim(norm: Normalized, first: int, last: int) -> tuple[int, int]:
 def scan_file(lex: LexiconFile, norm: Normalized) -> Signal | None:
     """Return the first accepted match of one lexicon file in a message."""
     canon = norm.bare if lex.bare else norm.exact
-    excluded = list(_spans(lex.exclusions, canon))
+    cues: _Cues | None = None  # found once a phrase matches
     position = 0
-    while (match := lex.scan.search(canon.text, position)) is not None:
+    while (match := lex.scan.search(canon.data, position)) is not None:
         first, last = canon.starts[match.start()], canon.ends[match.end()]
         # A rejected match may hide another phrase starting inside it: resume at
         # the next token, not after the match.  Tokens and phrases have bounded
         # length, so this stays linear in the text length.
         position = canon.offsets[first + 1]
         first, last = _trim(norm, first, last)
-        if any(low <= last and first <= high for low, high in excluded):
+        if cues is None:
+            cues = _Cues.find(lex, canon)
+        if any(i in cues.excluded for i in range(first, last + 1)):
             continue
-        if _negated(lex, norm, canon, first, last):
+        if _negated(lex, norm, cues, first, last):
             continue
         matched = match.group()
         entry = next((e for e in lex.phrases if e.regex.fullmatch(matched)), lex.phrases[0])
@@ -148,7 +188,7 @@ class Detector:
 
     def _may_match(self, norm: Normalized) -> bool:
         return any(
-            regex is _ALWAYS or (regex is not None and regex.search(canon.text) is not None)
+            regex is _ALWAYS or (regex is not None and regex.search(canon.data) is not None)
             for regex, canon in ((self._any_exact, norm.exact), (self._any_bare, norm.bare))
         )
 

@@ -35,12 +35,12 @@ class LexiconFile:
     signal: str
     language: str
     bare: bool  # match without diacritics
-    window: int
     phrases: tuple[Entry, ...]
     scan: Regex  # all phrases in one expression
     exclusions: tuple[Regex, ...]
-    before: tuple[Regex, ...]  # negation cues, one expression each so none hides another
-    after: tuple[Regex, ...]
+    # Negation cues with their windows, one expression each so none hides another.
+    before: tuple[tuple[Regex, int], ...]
+    after: tuple[tuple[Regex, int], ...]
     cross_commas: (
         bool  # negation windows reach across commas (German: "nicht vor, Sie zu verklagen")
     )
@@ -109,7 +109,7 @@ def load_file(path: str, located: Located) -> tuple[LexiconFile | None, list[Iss
             )
 
     def compile_list(
-        key: Sequence[str | int], items: list[str], cue: bool
+        key: Sequence[str | int], items: Sequence[str], cue: bool
     ) -> list[tuple[str, int, str]]:
         compiled: list[tuple[str, int, str]] = []
         seen: dict[str, int] = {}
@@ -141,8 +141,19 @@ def load_file(path: str, located: Located) -> tuple[LexiconFile | None, list[Iss
 
     phrases = compile_list(("phrases",), data["phrases"], cue=False)
     exclusions = compile_list(("exclusions",), data["exclusions"], cue=True)
-    before = compile_list(("negation", "before"), data["negation"]["before"], cue=True)
-    after = compile_list(("negation", "after"), data["negation"]["after"], cue=True)
+    default_window = data["negation"]["window"]
+    cues = {
+        side: compile_list(("negation", side), [c for c, _ in data["negation"][side]], cue=True)
+        for side in ("before", "after")
+    }
+
+    def with_windows(side: str) -> tuple[tuple[Regex, int], ...]:
+        windows = dict(data["negation"][side])
+        return tuple(
+            (patterns.build_one(regex), w if (w := windows[cue]) is not None else default_window)
+            for cue, _, regex in cues[side]
+        )
+
     if issues:
         return None, issues
     try:
@@ -152,12 +163,11 @@ def load_file(path: str, located: Located) -> tuple[LexiconFile | None, list[Iss
             signal=data["signal"],
             language=data["language"],
             bare=bare,
-            window=data["negation"]["window"],
             phrases=tuple(Entry(p, line, patterns.build_one(r), r) for p, line, r in phrases),
             scan=scan,
             exclusions=tuple(patterns.build_one(r) for _, _, r in exclusions),
-            before=tuple(patterns.build_one(r) for _, _, r in before),
-            after=tuple(patterns.build_one(r) for _, _, r in after),
+            before=with_windows("before"),
+            after=with_windows("after"),
             cross_commas=data["negation"]["cross_commas"],
         )
     except (PatternError, re2.error) as exc:

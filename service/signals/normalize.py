@@ -9,7 +9,8 @@ Normalisation, applied the same way to messages and to lexicon phrases:
 * optionally without diacritics (``ą`` -> ``a``, ``ł`` -> ``l``, ``é`` -> ``e``), for
   people who type without them;
 * Chinese, Japanese and Korean characters are one token each, so phrases
-  match without relying on spaces.
+  match without relying on spaces; a French elision is a token of its own
+  (``l'`` ``avocat``).
 
 The matching text is a *canonical string*: every token written as `` token ``
 (a space on each side, so two spaces between tokens), a sentence end written
@@ -21,6 +22,7 @@ to a span of the original message.
 from __future__ import annotations
 
 import functools
+import re
 import unicodedata
 from dataclasses import dataclass
 
@@ -98,9 +100,13 @@ class Token:
 
 @dataclass(frozen=True)
 class Canonical:
-    """The canonical string of a token list, and the token at each offset."""
+    """The canonical string of a token list, in UTF-8, and the token at each byte offset.
 
-    text: str
+    RE2 works on UTF-8: handing it bytes once, rather than text it must encode
+    on every call, keeps repeated searches over one message linear.
+    """
+
+    data: bytes
     starts: dict[int, int]  # offset of a token's leading space -> token index
     ends: dict[int, int]  # offset just after a token's trailing space -> token index
     offsets: tuple[int, ...]  # token index -> offset of its leading space; one extra at the end
@@ -134,6 +140,19 @@ def _char_class(ch: str) -> str:
     return "space"
 
 
+# French elision: "l'avocat", "qu'il", "d'aller" are two words each.
+_ELISION = re.compile(r"(?i)^(qu|jusqu|lorsqu|puisqu|[cdjlmnst])['\u2019\u02bc](?=\w)")
+
+
+def _add_word(tokens: list[tuple[str, int, int]], word: str, start: int) -> None:
+    elided = _ELISION.match(word)
+    if elided:
+        cut = elided.end()
+        tokens.append((word[:cut], start, start + cut))
+        word, start = word[cut:], start + cut
+    tokens.append((word, start, start + len(word)))
+
+
 def tokenize(text: str) -> list[tuple[str, int, int]]:
     """Split text into raw tokens (word, CJK character or boundary) with their offsets."""
     tokens: list[tuple[str, int, int]] = []
@@ -145,7 +164,7 @@ def tokenize(text: str) -> list[tuple[str, int, int]]:
                 start = index
             continue
         if start >= 0:
-            tokens.append((text[start:index], start, index))
+            _add_word(tokens, text[start:index], start)
             start = -1
         if kind == "cjk":
             tokens.append((ch, index, index + 1))
@@ -157,22 +176,22 @@ def tokenize(text: str) -> list[tuple[str, int, int]]:
             else:
                 tokens.append((kind, index, index + 1))
     if start >= 0:
-        tokens.append((text[start:], start, len(text)))
+        _add_word(tokens, text[start:], start)
     return tokens
 
 
 def _canonical(words: list[str]) -> Canonical:
-    parts: list[str] = []
+    parts: list[bytes] = []
     starts: dict[int, int] = {}
     ends: dict[int, int] = {}
     offsets = [0]
     for index, word in enumerate(words):
-        unit = f" {word} "
+        unit = f" {word} ".encode()
         starts[offsets[-1]] = index
         offsets.append(offsets[-1] + len(unit))
         ends[offsets[-1]] = index
         parts.append(unit)
-    return Canonical("".join(parts), starts, ends, tuple(offsets))
+    return Canonical(b"".join(parts), starts, ends, tuple(offsets))
 
 
 @functools.lru_cache(maxsize=65536)
@@ -194,6 +213,11 @@ def fold_token(raw: str) -> list[str]:
     """Fold one raw token; folding can split it (NFKC of a ligature stays one token)."""
     folded = fold(raw).strip("'-_")
     return [folded] if folded else []
+
+
+def word_tokens(text: str) -> list[str]:
+    """Return the folded tokens of a text exactly as message normalisation makes them."""
+    return [token.text for token in normalize(text).tokens]
 
 
 def normalize(text: str) -> Normalized:

@@ -29,7 +29,7 @@ from typing import Any
 
 import re2
 
-from service.signals.normalize import HARD, SOFT, fold, is_cjk, strip_diacritics, tokenize
+from service.signals.normalize import HARD, SOFT, is_cjk, strip_diacritics, word_tokens
 
 GAP_WORDS = 3
 MAX_PATTERN_LENGTH = 600
@@ -190,7 +190,12 @@ def _words(token: str, bare: bool) -> list[Item]:
         )
     if not core:
         raise PatternError('"*" must be attached to letters, as in kierowni*')
-    pieces = [piece for piece, _, _ in tokenize(fold(core))]
+    pieces = word_tokens(core)
+    # A joiner at a wildcard edge is part of the stem: "по-*" matches "по-висок".
+    if pieces and suffix and core[-1] in "'-_":
+        pieces[-1] += core[-1]
+    if pieces and prefix and core[0] in "'-_":
+        pieces[0] = core[0] + pieces[0]
     if HARD in pieces or SOFT in pieces or not pieces:
         raise PatternError(
             f'"{token}" contains punctuation that messages never match; leave it out'

@@ -43,8 +43,10 @@ LEGAL = """
     phrases:
       - (sie|dich) zu verklagen
       - sue (you|your company)
+      - aller au tribunal
+      - vou processar
     negation:
-      before: ["nicht vor", "not going to sue", "not"]
+      before: ["nicht vor", "not going to sue", "not", "pas l'intention (de|d')", "não vou", {pattern: "não", window: 0}]
       window: 2
       cross_commas: true
 """
@@ -107,3 +109,14 @@ def test_load_file_reports_a_bad_list(tmp_path: Path) -> None:
 
     assert lexicon is None
     assert "list bad" in problems[0].message
+
+
+def test_a_french_elision_is_a_word_of_its_own(found) -> None:  # type: ignore[no-untyped-def]
+    assert found("J'ai décidé d'aller au tribunal.") == [("legal_threat", "aller au tribunal")]
+    assert found("Je n'ai pas l'intention d'aller au tribunal.") == []
+
+
+def test_each_negation_cue_may_have_its_own_window(found) -> None:  # type: ignore[no-untyped-def]
+    assert found("Não vou processar ninguém") == []
+    # "não" reaches no further than the next word; "Se não pagarem vou processar" is a threat.
+    assert found("Se não pagarem vou processar vocês") == [("legal_threat", "vou processar")]

@@ -23,8 +23,12 @@ class Entry:
 
     pattern: str
     line: int
-    regex: Regex
     source: str  # the RE2 expression, to combine with others
+
+    @property
+    def regex(self) -> Regex:
+        """Return the entry's own expression, compiled on first use (to name a match)."""
+        return patterns.build_cached(self.source)
 
 
 @dataclass(frozen=True)
@@ -163,7 +167,7 @@ def load_file(path: str, located: Located) -> tuple[LexiconFile | None, list[Iss
             signal=data["signal"],
             language=data["language"],
             bare=bare,
-            phrases=tuple(Entry(p, line, patterns.build_one(r), r) for p, line, r in phrases),
+            phrases=tuple(Entry(p, line, r) for p, line, r in phrases),
             scan=scan,
             exclusions=tuple(patterns.build_one(r) for _, _, r in exclusions),
             before=with_windows("before"),

@@ -215,9 +215,20 @@ def fold_token(raw: str) -> list[str]:
     return [folded] if folded else []
 
 
+@functools.lru_cache(maxsize=65536)
+def _word_tokens(text: str) -> tuple[str, ...]:
+    tokens: list[str] = []
+    for raw, _, _ in tokenize(text):
+        if raw in BOUNDARIES:
+            tokens.append(raw)
+        else:
+            tokens.extend(piece for piece, _ in _fold_word(raw))
+    return tuple(tokens)
+
+
 def word_tokens(text: str) -> list[str]:
     """Return the folded tokens of a text exactly as message normalisation makes them."""
-    return [token.text for token in normalize(text).tokens]
+    return list(_word_tokens(text))
 
 
 def normalize(text: str) -> Normalized:

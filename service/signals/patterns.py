@@ -22,6 +22,7 @@ make matching slow; ``check`` refuses phrases that would fire on ordinary text.
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -337,3 +338,9 @@ def build(regexes: list[str]) -> Regex | None:
 def build_one(regex: str) -> Regex:
     """Compile a single alternative."""
     return re2.compile(regex, _options())
+
+
+@functools.lru_cache(maxsize=4096)
+def build_cached(regex: str) -> Regex:
+    """Compile a single alternative once per process."""
+    return build_one(regex)

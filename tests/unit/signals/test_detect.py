@@ -79,3 +79,12 @@ def test_chinese_is_one_token_per_character() -> None:
 
 def test_absurdly_long_tokens_match_nothing() -> None:
     assert normalize("a" * 10_000).tokens[0].text == "#"
+
+
+@pytest.mark.parametrize(
+    "text", ["J'ai l'intention", "ＣＨＣĘ, Rozmawiać!", "我要找经理。", "don't STOP", "أإآ ـمـ ة"]
+)
+def test_phrase_words_are_tokenised_exactly_like_messages(text: str) -> None:
+    from service.signals.normalize import word_tokens
+
+    assert word_tokens(text) == [t.text for t in normalize(text).tokens]

@@ -302,3 +302,28 @@ def test_case_ids_are_validated(client: FlaskClient) -> None:
 
     assert response.status_code == 422
     assert response.get_json()["errors"][0]["field"] == "case_id"
+
+
+def test_case_event_decisions_carry_signals_in_any_language(client: FlaskClient) -> None:
+    decision = post(
+        client,
+        "C-pl",
+        body(
+            text="Chcę rozmawiać z kierownikiem.", customer={"id": "cus-7", "tier": "key_account"}
+        ),
+    )
+
+    (signal,) = decision["signals"]
+    assert (signal["name"], signal["language"]) == ("supervisor_demand", "pl")
+    assert signal["evidence"] in "Chcę rozmawiać z kierownikiem."
+    assert signal["source"].startswith("rules/lexicons/pl/supervisor_demand.yaml:")
+    assert decision["escalations"][0]["to"] == "supervisor"
+    assert f"matched '{signal['evidence']}'" in decision["matched_rules"][0]["why"]
+
+
+def test_a_one_megabyte_message_is_refused_before_anything_is_stored(client: FlaskClient) -> None:
+    response = client.post("/v1/cases/C-big/events", json=body(text="x" * 1_000_000))
+
+    assert response.status_code == 413
+    assert response.get_json()["code"] == "payload_too_large"
+    assert client.get("/v1/cases/C-big").status_code == 404

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 from collections.abc import Mapping
 from datetime import timedelta
@@ -50,6 +51,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         store, decision_log, timedelta(seconds=app.config["DECISION_LOG_SETTLE_SECONDS"])
     )
     if app.config["DECISION_LOG_FLUSH_SECONDS"] > 0:
+        # Flag what is pending when the worker exits, so a restart does not log it again.
+        atexit.register(outbox.stop)
         outbox.start(
             app.config["DECISION_LOG_FLUSH_SECONDS"], app.config["DECISION_LOG_RECOVER_SECONDS"]
         )

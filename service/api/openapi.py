@@ -222,7 +222,7 @@ PATHS: dict[str, dict[str, Any]] = {
 }
 
 
-def build_spec(extra_paths: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+def build_spec() -> dict[str, Any]:
     """Build the OpenAPI document from the wire schemas and the path table."""
     plugin = MarshmallowPlugin()
     spec = APISpec(
@@ -235,7 +235,7 @@ def build_spec(extra_paths: dict[str, dict[str, Any]] | None = None) -> dict[str
     plugin.map_to_openapi_type(wire.AttributesField, "object", None)  # type: ignore[no-untyped-call]
     for name, schema in SCHEMAS.items():
         spec.components.schema(name, schema=schema)
-    for path, operations in {**PATHS, **(extra_paths or {})}.items():
+    for path, operations in PATHS.items():
         spec.path(path=path, operations=operations)
     document: dict[str, Any] = spec.to_dict()
     return document

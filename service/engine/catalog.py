@@ -63,7 +63,7 @@ def _f(
     return FieldSpec(path, type_, description, choices, always)
 
 
-N, S, B, L = FieldType.NUMBER, FieldType.STRING, FieldType.BOOL, FieldType.LIST
+N, S, L = FieldType.NUMBER, FieldType.STRING, FieldType.LIST
 
 FIELDS: dict[str, FieldSpec] = {
     spec.path: spec

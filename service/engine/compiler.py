@@ -49,7 +49,6 @@ MAX_ENGINE_RULES = 4000  # MAX_ACTIONS is 4096 per ruleset
 MAX_SIBLINGS = 480  # a node with 512 children loops forever on the first post
 MAX_SHARED_ENDINGS = 240  # BETA_LIST_LENGTH is 256
 MAX_MATCH_STACK = 60  # error 303 when 64 conditions wait on the match stack
-MAX_IN_VALUES = 64
 
 MARKER = "_"
 EVICT_RULE = "$evict"

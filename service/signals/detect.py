@@ -10,7 +10,6 @@ signal, with the language, the span of the original text and the phrase.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -18,9 +17,6 @@ from service.signals import patterns
 from service.signals.lexicon import Lexicon, LexiconFile
 from service.signals.normalize import BOUNDARIES, HARD, Canonical, Normalized, normalize
 from service.signals.patterns import PatternError, Regex
-
-log = logging.getLogger(__name__)
-_ALWAYS: Regex = object()  # stands for "cannot prefilter: scan every file"
 
 
 @dataclass(frozen=True)
@@ -163,33 +159,52 @@ def scan_file(lex: LexiconFile, norm: Normalized) -> Signal | None:
     return None
 
 
+# Phrase expressions per prefilter program: RE2 refuses programs past its
+# memory budget, so a growing lexicon gets more programs, never none.
+PREFILTER_CHUNK = 400
+
+
 class Detector:
     """Detect signals with one compiled lexicon.
 
-    Most messages carry no signal.  One expression made of every phrase of
-    every file (one for files matched with diacritics, one for files matched
-    without) tells in a single pass whether any file can match at all; only
+    Most messages carry no signal.  A few expressions made of every phrase of
+    every file (for files matched with diacritics, and for files matched
+    without) tell in one pass each whether any file can match at all; only
     then is each file scanned with its negations and exclusions.
     """
 
     def __init__(self, lexicon: Lexicon) -> None:
         self.lexicon = lexicon
-        self._any_exact = self._combine(f for f in lexicon.files if not f.bare)
-        self._any_bare = self._combine(f for f in lexicon.files if f.bare)
+        self._prefilters = [
+            (regex, bare)
+            for bare in (False, True)
+            for regex in self._combine(
+                [e.source for f in lexicon.files if f.bare == bare for e in f.phrases]
+            )
+        ]
 
-    @staticmethod
-    def _combine(files: Iterator[LexiconFile]) -> Regex | None:
-        sources = [entry.source for lex in files for entry in lex.phrases]
-        try:
-            return patterns.build(sources)
-        except PatternError:
-            log.warning("lexicon too large to prefilter; scanning each file")
-            return _ALWAYS
+    @classmethod
+    def _combine(cls, sources: list[str]) -> list[Regex]:
+        """Compile the phrases into as few programs as RE2 accepts."""
+        programs = []
+        for start in range(0, len(sources), PREFILTER_CHUNK):
+            chunk = sources[start : start + PREFILTER_CHUNK]
+            try:
+                built = patterns.build(chunk)
+            except PatternError:
+                if len(chunk) == 1:
+                    raise
+                half = len(chunk) // 2
+                programs += cls._combine(chunk[:half]) + cls._combine(chunk[half:])
+                continue
+            if built is not None:
+                programs.append(built)
+        return programs
 
     def _may_match(self, norm: Normalized) -> bool:
         return any(
-            regex is _ALWAYS or (regex is not None and regex.search(canon.data) is not None)
-            for regex, canon in ((self._any_exact, norm.exact), (self._any_bare, norm.bare))
+            regex.search((norm.bare if bare else norm.exact).data) is not None
+            for regex, bare in self._prefilters
         )
 
     def detect(self, text: str | None, language: str | None = None) -> tuple[Signal, ...]:

@@ -91,6 +91,11 @@ def test_phrase_words_are_tokenised_exactly_like_messages(text: str) -> None:
 
 
 def test_a_mixed_language_message_gets_each_signal_with_its_language(policy: Policy) -> None:
-    found = {(s.name, s.language) for s in policy.detector.detect("Chcę rozmawiać z kierownikiem! Otherwise I will sue your company.")}
+    found = {
+        (s.name, s.language)
+        for s in policy.detector.detect(
+            "Chcę rozmawiać z kierownikiem! Otherwise I will sue your company."
+        )
+    }
 
     assert found == {("supervisor_demand", "pl"), ("legal_threat", "en")}

@@ -120,3 +120,18 @@ def test_each_negation_cue_may_have_its_own_window(found) -> None:  # type: igno
     assert found("Não vou processar ninguém") == []
     # "não" reaches no further than the next word; "Se não pagarem vou processar" is a threat.
     assert found("Se não pagarem vou processar vocês") == [("legal_threat", "vou processar")]
+
+
+def test_a_lexicon_too_large_for_one_program_is_prefiltered_in_several(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from service.signals import detect as detect_module
+
+    monkeypatch.setattr(detect_module, "PREFILTER_CHUNK", 1)
+    d = detector(supervisor_demand=SUPERVISOR, legal_threat=LEGAL)
+
+    assert len(d._prefilters) == 8  # one program per phrase
+    assert [s.name for s in d.detect("get me your manager and I will sue you")] == [
+        "supervisor_demand",
+        "legal_threat",
+    ]

@@ -107,18 +107,21 @@ def facts_of(
     return facts
 
 
-def _lookup(facts: dict[str, FactValue], snapshot: Snapshot) -> dict[str, str]:
-    values = {k: (", ".join(v) if isinstance(v, tuple) else str(v)) for k, v in facts.items()}
-    refs = snapshot.customer.unresolved_complaint_refs
-    values["customer.unresolved_complaint_refs"] = (
-        "; ".join(f"case {r.case_id} opened {r.opened_at:%Y-%m-%d}" for r in refs)
-        or "none on record"
-    )
-    values["customer.flag_reasons"] = (
-        "; ".join(f"{flag}: {reason}" for flag, reason in snapshot.customer.flag_reasons.items())
-        or "no reasons on record"
-    )
-    return values
+def _placeholder(name: str, facts: dict[str, FactValue], snapshot: Snapshot) -> str:
+    """Render one ``{placeholder}`` of guidance: a fact, or a value kept for guidance only."""
+    customer = snapshot.customer
+    if name == "customer.unresolved_complaint_refs":
+        refs = customer.unresolved_complaint_refs
+        return "; ".join(f"case {r.case_id} opened {r.opened_at:%Y-%m-%d}" for r in refs) or (
+            "none on record"
+        )
+    if name == "customer.flag_reasons":
+        reasons = customer.flag_reasons.items()
+        return "; ".join(f"{flag}: {reason}" for flag, reason in reasons) or "no reasons on record"
+    if name not in facts:
+        return "(unknown)"
+    value = facts[name]
+    return ", ".join(value) if isinstance(value, tuple) else str(value)
 
 
 def _cool_down(
@@ -166,8 +169,7 @@ def evaluate(
         for rule in policy.ruleset.rules
         if rule.id in matched_ids
     ]
-    lookup = _lookup(facts, after)
-    merged = merge(matches, lambda name: lookup.get(name, "(unknown)"))
+    merged = merge(matches, lambda name: _placeholder(name, facts, after))
     escalations, suppressed = _cool_down(merged, after, event.occurred_at)
     if escalations:
         last = dict(after.case.last_escalations)

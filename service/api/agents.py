@@ -10,25 +10,12 @@ from flask import Blueprint
 
 from schemas.api import AgentProfileV1Schema, AgentV1Schema
 from service.api import body
-from service.api.cases import CASE_ID
 from service.api.context import services
 from service.api.errors import ApiError
 from service.cases.model import AgentProfile
 from service.store import repository as repo
 
 bp = Blueprint("agents", __name__)
-
-
-def _agent_id(agent_id: str) -> str:
-    if not CASE_ID.match(agent_id):
-        raise ApiError(
-            422,
-            "validation_failed",
-            "The request is not valid",
-            "invalid fields: agent_id",
-            [{"field": "agent_id", "message": "expected 1 to 200 characters without spaces or /"}],
-        )
-    return agent_id
 
 
 def _dump(profile: AgentProfile) -> dict[str, Any]:
@@ -43,7 +30,7 @@ def _dump(profile: AgentProfile) -> dict[str, Any]:
 def get_agent(agent_id: str) -> dict[str, Any]:
     """Return an agent's limit profile and skills."""
     with services().store.read() as conn:
-        profile = repo.load_agent(conn, _agent_id(agent_id))
+        profile = repo.load_agent(conn, body.path_id("agent_id", agent_id))
     if profile is None:
         raise ApiError(404, "agent_not_found", "No such agent", f"agent {agent_id} has no profile")
     return _dump(profile)
@@ -54,7 +41,7 @@ def put_agent(agent_id: str) -> tuple[dict[str, Any], int]:
     """Create or replace an agent's limit profile and skills."""
     data = body.load(AgentProfileV1Schema())
     profile = AgentProfile(
-        id=_agent_id(agent_id), limits=data["limits"], skills=tuple(data["skills"])
+        id=body.path_id("agent_id", agent_id), limits=data["limits"], skills=tuple(data["skills"])
     )
     with services().store.write() as conn:
         created = repo.put_agent(conn, profile, datetime.now(UTC))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from flask import request
@@ -56,6 +57,22 @@ def json_body() -> dict[str, Any]:
             [{"field": "(body)", "message": "expected a JSON object"}],
         )
     return data
+
+
+PATH_ID = re.compile(r"^[^\s\x00-\x1f/]{1,200}$")
+
+
+def path_id(name: str, value: str) -> str:
+    """Check an identifier taken from the URL path, or raise a 422 problem naming it."""
+    if not PATH_ID.match(value):
+        raise ApiError(
+            422,
+            "validation_failed",
+            "The request is not valid",
+            f"invalid fields: {name}",
+            [{"field": name, "message": "expected 1 to 200 characters without spaces or /"}],
+        )
+    return value
 
 
 def validate(schema: Schema, data: Any) -> Any:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,25 +17,12 @@ from service.store import repository as repo
 
 bp = Blueprint("cases", __name__)
 EVENT_V1 = EventV1Schema()  # reused: building a schema costs more than loading with it
-CASE_ID = re.compile(r"^[^\s\x00-\x1f/]{1,200}$")
-
-
-def _case_id(case_id: str) -> str:
-    if not CASE_ID.match(case_id):
-        raise ApiError(
-            422,
-            "validation_failed",
-            "The request is not valid",
-            "invalid fields: case_id",
-            [{"field": "case_id", "message": "expected 1 to 200 characters without spaces or /"}],
-        )
-    return case_id
 
 
 @bp.post("/v1/cases/<case_id>/events")
 def post_event(case_id: str) -> tuple[dict[str, Any], int, dict[str, str]]:
     """Decide on one case event and store both; a repeated event_id returns the stored decision."""
-    _case_id(case_id)
+    body.path_id("case_id", case_id)
     raw = body.json_body()
     event = body.validate(EVENT_V1, raw)
     svc = services()
@@ -71,7 +57,7 @@ def post_event(case_id: str) -> tuple[dict[str, Any], int, dict[str, str]]:
 @bp.get("/v1/cases/<case_id>")
 def get_case(case_id: str) -> dict[str, Any]:
     """Return the case as the service sees it: aggregates, customer, flags, decisions."""
-    _case_id(case_id)
+    body.path_id("case_id", case_id)
     with services().store.read() as conn:
         view = repo.get_case(conn, case_id, datetime.now(UTC))
     if view is None:

@@ -55,12 +55,10 @@ class Decision:
 
 @dataclass(frozen=True)
 class Evaluation:
-    """A decision with the state before and after the event and the facts the rules read."""
+    """A decision and the state after the event, for the caller to store."""
 
     decision: Decision
-    before: Snapshot
     after: Snapshot
-    facts: dict[str, FactValue]
 
 
 def facts_of(
@@ -194,4 +192,4 @@ def evaluate(
         duration_ms=round((time.perf_counter() - started) * 1000, 3),
         suppressed=suppressed,
     )
-    return Evaluation(decision=decision, before=snapshot, after=after, facts=facts)
+    return Evaluation(decision=decision, after=after)

@@ -76,6 +76,19 @@ def rules_dir(tmp_path: Path, files: dict[str, str], lexicons: bool = True) -> P
     return root
 
 
+# A rule file with a misspelled operator (line 8) and no "then" (rule at line 2).
+BROKEN_RULE_FILE = """
+    rules:
+      - id: repeated-complaints
+        title: Repeated complaints
+        description: Complaints keep coming.
+        when:
+          all:
+            - event.type: {eq: complaint_opened}
+            - customer.unresolved_complaints: {gtee: 2}
+"""
+
+
 def snapshot() -> Snapshot:
     """Return the state of a new case."""
     return Snapshot()

@@ -12,18 +12,8 @@ import pytest
 from service import create_app
 from service.ruleset.issues import InvalidFiles
 from tests.conftest import ROOT
-from tests.factories import rules_dir
+from tests.factories import BROKEN_RULE_FILE, rules_dir
 
-BROKEN = """
-    rules:
-      - id: repeated-complaints
-        title: Repeated complaints
-        description: Complaints keep coming.
-        when:
-          all:
-            - event.type: {eq: complaint_opened}
-            - customer.unresolved_complaints: {gtee: 2}
-"""
 EXPECTED = [
     'rules/complaints.yaml:2: rule repeated-complaints: "then" is missing',
     "rules/complaints.yaml:8: rule repeated-complaints, when.all[1].customer.unresolved_complaints: "
@@ -32,7 +22,7 @@ EXPECTED = [
 
 
 def test_create_app_refuses_an_invalid_rule_set(tmp_path: Path) -> None:
-    root = rules_dir(tmp_path, {"complaints.yaml": BROKEN})
+    root = rules_dir(tmp_path, {"complaints.yaml": BROKEN_RULE_FILE})
 
     with pytest.raises(InvalidFiles) as info:
         create_app({"RULES_DIR": str(root), "INSTANCE_PATH": str(tmp_path / "instance")})
@@ -42,7 +32,7 @@ def test_create_app_refuses_an_invalid_rule_set(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_gunicorn_does_not_start_and_prints_every_problem(tmp_path: Path) -> None:
-    root = rules_dir(tmp_path, {"complaints.yaml": BROKEN})
+    root = rules_dir(tmp_path, {"complaints.yaml": BROKEN_RULE_FILE})
     env = {
         **os.environ,
         "ESCALATION_RULES_DIR": str(root),

@@ -9,7 +9,7 @@ import pytest
 from service.policy import build_policy
 from service.ruleset import loader
 from service.ruleset.issues import InvalidFiles, Issue
-from tests.factories import rules_dir
+from tests.factories import BROKEN_RULE_FILE, rules_dir
 
 GOOD_RULE = """
     rules:
@@ -43,21 +43,7 @@ def test_a_valid_directory_loads(tmp_path: Path) -> None:
 
 
 def test_misspelled_operator_and_missing_then_are_both_reported(tmp_path: Path) -> None:
-    root = rules_dir(
-        tmp_path,
-        {
-            "complaints.yaml": """
-                rules:
-                  - id: repeated-complaints
-                    title: Repeated complaints
-                    description: Complaints keep coming.
-                    when:
-                      all:
-                        - event.type: {eq: complaint_opened}
-                        - customer.unresolved_complaints: {gtee: 2}
-            """
-        },
-    )
+    root = rules_dir(tmp_path, {"complaints.yaml": BROKEN_RULE_FILE})
 
     issues = problems(root)
 

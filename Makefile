@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 DEPS   := $(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: serve test lint typecheck unit clean
+.PHONY: serve test clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required"'

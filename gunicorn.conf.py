@@ -13,3 +13,19 @@ timeout = 30
 graceful_timeout = 20
 accesslog = os.environ.get("ESCALATION_ACCESS_LOG", "-")
 errorlog = "-"
+
+
+def post_worker_init(worker):  # type: ignore[no-untyped-def]
+    """Let the service ask for this worker to be replaced once it has built too many engines.
+
+    durable-rules keeps a little memory of every ruleset it ever built; a
+    worker that stops taking requests, finishes the ones it has and exits is
+    replaced by the arbiter with a fresh one that boots from the database.
+    """
+    services = getattr(worker.wsgi, "extensions", {}).get("escalation")
+    if services is not None:
+
+        def recycle() -> None:
+            worker.alive = False
+
+        services.policies.on_recycle = recycle

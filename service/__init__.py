@@ -7,23 +7,35 @@ import os
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask
 
+if TYPE_CHECKING:
+    from service.policy import Clock, Policy
 
-def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+
+def create_app(
+    config: Mapping[str, Any] | None = None,
+    *,
+    policy: Policy | None = None,
+    clock: Clock | None = None,
+) -> Flask:
     """Create the application: defaults, then environment overrides, then ``config``.
 
-    Raise ``service.ruleset.issues.InvalidFiles`` when the rule files are not
-    valid: the service never starts on a broken rule set.
+    ``policy`` is a policy already built (tests reuse one to save compiling);
+    it seeds an empty database and serves if its revision is the active one.
+    ``clock`` replaces the wall clock for everything the service timestamps.
+    Raise ``service.ruleset.issues.InvalidFiles`` when the database holds no
+    active rules and the bundled rules folder is not valid.
     """
     # Imported here so that importing the domain modules never imports Flask.
     from service import config as settings
+    from service.activation import Guard
     from service.api import context, errors, register_blueprints
     from service.api.openapi import build_spec
     from service.decision_log import DecisionLog, Outbox
-    from service.policy import PolicyHolder
+    from service.policy import PolicyHolder, utc_now
     from service.store.db import create_engine, migrate
     from service.store.repository import Store
 
@@ -36,14 +48,21 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     os.makedirs(app.instance_path, exist_ok=True)
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
-    policies = PolicyHolder(
-        Path(app.config["RULES_DIR"]),
-        marker=Path(app.instance_path) / "rules-reloaded",
-    )
     engine = create_engine(app.config["DATABASE_URL"])
     if app.config["AUTO_MIGRATE"]:
         migrate(engine, Path(app.instance_path) / "migrate.lock")
     store = Store(engine)
+    now = clock or utc_now
+    # The database names the active revision; the folder only seeds an empty one.
+    policies = PolicyHolder(
+        store,
+        Path(app.config["RULES_DIR"]),
+        policy=policy,
+        cache_size=app.config["RULES_CACHE_SIZE"],
+        max_builds=app.config["RULES_MAX_BUILDS"],
+        clock=now,
+    )
+    policies.start_polling(app.config["RULES_POLL_SECONDS"])
     decision_log = DecisionLog(
         app.config["DECISION_LOG"], mask_text=app.config["DECISION_LOG_MASK_TEXT"]
     )
@@ -56,9 +75,22 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         outbox.start(
             app.config["DECISION_LOG_FLUSH_SECONDS"], app.config["DECISION_LOG_RECOVER_SECONDS"]
         )
+    guard = Guard(
+        window=timedelta(days=app.config["GUARD_WINDOW_DAYS"]),
+        max_events=app.config["GUARD_MAX_EVENTS"],
+        margin=app.config["GUARD_MARGIN_POINTS"] / 100,
+    )
     context.init_app(
         app,
-        context.Services(policies=policies, decision_log=decision_log, store=store, outbox=outbox),
+        context.Services(
+            policies=policies,
+            decision_log=decision_log,
+            store=store,
+            outbox=outbox,
+            clock=now,
+            guard=guard,
+            replayer=None,
+        ),
     )
     errors.init_app(app)
     register_blueprints(app)

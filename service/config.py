@@ -25,6 +25,13 @@ ENVIRONMENT: dict[str, tuple[str, Any]] = {
     "DECISION_LOG_FLUSH_SECONDS": ("ESCALATION_DECISION_LOG_FLUSH_SECONDS", float),
     "DECISION_LOG_RECOVER_SECONDS": ("ESCALATION_DECISION_LOG_RECOVER_SECONDS", float),
     "DECISION_LOG_SETTLE_SECONDS": ("ESCALATION_DECISION_LOG_SETTLE_SECONDS", float),
+    "RULES_POLL_SECONDS": ("ESCALATION_RULES_POLL_SECONDS", float),
+    "RULES_CACHE_SIZE": ("ESCALATION_RULES_CACHE_SIZE", int),
+    "RULES_MAX_BUILDS": ("ESCALATION_RULES_MAX_BUILDS", int),
+    "BUNDLE_MAX_BYTES": ("ESCALATION_BUNDLE_MAX_BYTES", int),
+    "GUARD_WINDOW_DAYS": ("ESCALATION_GUARD_WINDOW_DAYS", float),
+    "GUARD_MAX_EVENTS": ("ESCALATION_GUARD_MAX_EVENTS", int),
+    "GUARD_MARGIN_POINTS": ("ESCALATION_GUARD_MARGIN_POINTS", float),
 }
 
 
@@ -46,6 +53,20 @@ def defaults(instance_path: str) -> dict[str, Any]:
         # and how old they must be, so that requests still answering are left alone.
         "DECISION_LOG_RECOVER_SECONDS": 30.0,
         "DECISION_LOG_SETTLE_SECONDS": 10.0,
+        # Every worker checks the database's active revision this often (seconds).
+        "RULES_POLL_SECONDS": 1.0,
+        # Revisions kept built per worker, so a rollback costs no compile.
+        "RULES_CACHE_SIZE": 4,
+        # durable-rules keeps ~0.25 MB of every ruleset it ever built, even freed:
+        # a gunicorn worker that has built this many is recycled gracefully (0: never).
+        "RULES_MAX_BUILDS": 40,
+        # POST /v1/rules/activate and /validate carry whole bundles (lexicons included).
+        "BUNDLE_MAX_BYTES": 16 * 1024 * KIB,
+        # The activation guard: replay this window of recent events (at most this
+        # many) and refuse a rise in the escalation rate of more than the margin.
+        "GUARD_WINDOW_DAYS": 7.0,
+        "GUARD_MAX_EVENTS": 10_000,
+        "GUARD_MARGIN_POINTS": 5.0,
     }
 
 

@@ -1,22 +1,56 @@
-"""The active policy: a validated, compiled and loaded rule set, swapped atomically on reload."""
+"""The active policy: a validated, compiled and loaded rule bundle, served by every worker.
+
+Which revision is active lives in the database (``service.store.rules``),
+never in a worker's memory or on one machine's disk.  Each worker keeps a
+``PolicyHolder``: it boots from the active bundle in the database (seeding
+an empty database from the bundled rules folder), polls the one-row pointer
+in a background thread, and builds a new revision there, off the request
+path, before swapping it in.  A request takes ``holder.current`` once and
+keeps that policy to its end, whatever is activated meanwhile.
+"""
 
 from __future__ import annotations
 
 import logging
-import os
 import threading
+import weakref
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from service.engine import durable_backend
 from service.engine.compiler import CompiledRuleSet, CompileError, compile_ruleset
 from service.engine.durable_backend import DurableEngine, EngineError
 from service.engine.model import RuleSet
 from service.ruleset import loader
+from service.ruleset.bundle import Bundle
 from service.ruleset.issues import InvalidFiles, Issue
 from service.signals.detect import Detector
+from service.store import rules as rules_store
+from service.store.repository import Store
 
 log = logging.getLogger(__name__)
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    """Return the current time in UTC (the default clock)."""
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Checked:
+    """A bundle that is valid and compiles: everything but a live engine."""
+
+    loaded: loader.Loaded
+    compiled: CompiledRuleSet
+
+    @property
+    def revision(self) -> str:
+        """Return the bundle's revision."""
+        return self.loaded.ruleset.revision
 
 
 @dataclass(frozen=True)
@@ -27,7 +61,7 @@ class Policy:
     compiled: CompiledRuleSet
     engine: DurableEngine
     detector: Detector
-    sources: loader.Sources
+    bundle: Bundle
     loaded_at: datetime
 
     @property
@@ -47,93 +81,216 @@ def _compile_issues(ruleset: RuleSet, error: CompileError) -> list[Issue]:
     return issues
 
 
-def build_policy(root: Path) -> Policy:
-    """Load, validate, compile and load a rules directory; raise InvalidFiles on any problem."""
-    loaded = loader.load(root)
+def check(source: Path | Bundle) -> Checked:
+    """Validate and compile a rules folder or bundle, building no engine; raise InvalidFiles."""
+    loaded = loader.load(source) if isinstance(source, Path) else loader.load_bundle(source)
     try:
         compiled = compile_ruleset(loaded.ruleset)
     except CompileError as exc:
         raise InvalidFiles(_compile_issues(loaded.ruleset, exc)) from exc
+    return Checked(loaded, compiled)
+
+
+def build_policy(source: Path | Bundle | Checked) -> Policy:
+    """Load, validate, compile and load into the engine; raise InvalidFiles on any problem."""
+    checked = source if isinstance(source, Checked) else check(source)
+    loaded = checked.loaded
     try:
-        engine = DurableEngine(compiled)
+        engine = DurableEngine(checked.compiled)
     except EngineError as exc:
-        raise InvalidFiles([Issue(loaded.ruleset.files[0], 1, str(exc))]) from exc
+        first = loaded.ruleset.files[0] if loaded.ruleset.files else "rules"
+        raise InvalidFiles([Issue(first, 1, str(exc))]) from exc
     return Policy(
         ruleset=loaded.ruleset,
-        compiled=compiled,
+        compiled=checked.compiled,
         engine=engine,
         detector=Detector(loaded.lexicon),
-        sources=loaded.sources,
-        loaded_at=datetime.now(UTC),
+        bundle=loaded.bundle,
+        loaded_at=utc_now(),
     )
 
 
 class PolicyHolder:
-    """Hold the active policy; a reload replaces it only when the new one is valid.
+    """Serve the revision the database names; follow every activation within a poll.
 
-    ``marker`` is a file shared by the worker processes of one service: a
-    reload in any worker rewrites it, and every worker that sees it change
-    reloads from disk before its next decision, so all workers follow an
-    explicit reload (and none follows a half-edited file on its own).
+    ``cache_size`` policies stay built, so a rollback or an alternation between
+    revisions costs no compile.  durable-rules keeps a little memory of every
+    ruleset it ever created even once freed, so after ``max_builds`` builds
+    the holder asks for its worker to be recycled (``on_recycle``, set by
+    gunicorn's hook); memory stays bounded however many activations come.
     """
 
     def __init__(
-        self, root: Path, marker: Path | None = None, policy: Policy | None = None
+        self,
+        store: Store,
+        seed_dir: Path,
+        *,
+        policy: Policy | None = None,
+        cache_size: int = 4,
+        max_builds: int = 0,
+        clock: Clock = utc_now,
     ) -> None:
-        self.root = root
-        self.marker = marker
+        self.store = store
+        self.seed_dir = seed_dir
+        self.clock = clock
+        self.cache_size = max(1, cache_size)
+        self.max_builds = max_builds
+        self.on_recycle: Callable[[], None] | None = None
+        self.generation = 0
+        self._cache: OrderedDict[str, Policy] = OrderedDict()
+        if policy is not None:
+            self._cache[policy.revision] = policy
         self._lock = threading.Lock()
-        self._stamp = self._read_stamp()
-        self._policy = policy or build_policy(root)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._policy = self._boot(policy)
 
-    def _read_stamp(self) -> tuple[int, int] | None:
-        if self.marker is None:
-            return None
+    # -- booting and following ------------------------------------------------
+
+    def _boot(self, given: Policy | None) -> Policy:
+        with self.store.read() as conn:
+            active = rules_store.active(conn)
+        if active is None:
+            seeded = given or build_policy(self.seed_dir)
+            self._seed(seeded)
+            with self.store.read() as conn:
+                active = rules_store.active(conn)
+            assert active is not None
+        self.generation = active.generation
         try:
-            stat = self.marker.stat()
-        except FileNotFoundError:
-            return None
-        # The inode changes with every rewrite, even within one clock tick.
-        return stat.st_mtime_ns, stat.st_ino
+            return self._obtain(active.revision)
+        except (InvalidFiles, LookupError):
+            # The stored revision no longer builds (a newer service version
+            # refusing it): serve the bundled rules rather than nothing.
+            log.exception("the active revision %s does not build here", active.revision)
+            return self._remember(given or build_policy(self.seed_dir))
+
+    def _seed(self, policy: Policy) -> None:
+        now = self.clock()
+        with self.store.write() as conn:
+            rules_store.save_bundle(
+                conn, policy.revision, policy.bundle.as_text(), "seed", now
+            )
+            if rules_store.seed(conn, policy.revision, now):
+                rules_store.record_activation(
+                    conn,
+                    revision=policy.revision,
+                    previous=None,
+                    action="seed",
+                    by=f"seed from {self.seed_dir.name}/",
+                    now=now,
+                )
+                log.info("rules seeded from %s: %s", self.seed_dir, policy.revision)
+
+    def _remember(self, policy: Policy) -> Policy:
+        self._cache[policy.revision] = policy
+        self._cache.move_to_end(policy.revision)
+        while len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
+        return policy
+
+    def _obtain(self, revision: str) -> Policy:
+        """Return the policy of a stored revision, built once and cached."""
+        cached = self._cache.get(revision)
+        if cached is not None:
+            self._cache.move_to_end(revision)
+            return cached
+        with self.store.read() as conn:
+            files = rules_store.bundle_files(conn, revision)
+        if files is None:
+            raise LookupError(f"no stored bundle with revision {revision}")
+        policy = build_policy(Bundle.from_text(files))
+        if policy.revision != revision:
+            raise LookupError(f"the bundle stored as {revision} hashes to {policy.revision}")
+        self._remember(policy)
+        self._after_build()
+        return policy
+
+    def _after_build(self) -> None:
+        durable_backend.free_collected()
+        built = durable_backend.rulesets_built()
+        if self.max_builds and built >= self.max_builds and self.on_recycle is not None:
+            log.info("%d rulesets built in this worker; recycling it to return their memory", built)
+            self.on_recycle()
 
     @property
     def current(self) -> Policy:
-        """Return the policy in force, following a reload made by another worker."""
-        if self.marker is not None:
-            stamp = self._read_stamp()
-            if stamp != self._stamp:
-                self._follow(stamp)
+        """Return the policy in force in this worker; never waits for a build."""
         return self._policy
 
-    def _follow(self, stamp: tuple[int, int] | None) -> None:
+    def get(self, revision: str) -> Policy:
+        """Return the policy of any stored revision (building it if needed)."""
         with self._lock:
-            if stamp == self._stamp:
-                return
-            self._stamp = stamp
+            return self._obtain(revision)
+
+    def refresh(self) -> bool:
+        """Follow the database's active revision; return whether the policy changed."""
+        with self.store.read() as conn:
+            active = rules_store.active(conn)
+        if active is None or (
+            active.revision == self._policy.revision and active.generation == self.generation
+        ):
+            return False
+        with self._lock:
             try:
-                self._swap(build_policy(self.root))
-            except InvalidFiles as exc:
-                log.error(
-                    "rules changed but are not valid; keeping %s:\n%s", self._policy.revision, exc
-                )
+                policy = self._obtain(active.revision)
+            except (InvalidFiles, LookupError):
+                log.exception("cannot serve the active revision %s", active.revision)
+                return False
+            self.generation = active.generation
+            return self._swap(policy)
 
-    def _swap(self, policy: Policy) -> None:
-        previous, self._policy = self._policy, policy
-        if previous.revision != policy.revision:
-            log.info("rules reloaded: %s -> %s", previous.revision, policy.revision)
-
-    def reload(self) -> Policy:
-        """Build the policy from the files as they are now and make it current everywhere.
-
-        Raise InvalidFiles, keeping the current policy, when the files are not valid.
-        """
+    def adopt(self, policy: Policy, generation: int) -> None:
+        """Serve a policy this worker just activated, without rebuilding it."""
         with self._lock:
-            policy = build_policy(self.root)
+            self._remember(policy)
+            self.generation = max(self.generation, generation)
             self._swap(policy)
-            if self.marker is not None:
-                self.marker.parent.mkdir(parents=True, exist_ok=True)
-                temporary = self.marker.with_name(f"{self.marker.name}.{os.getpid()}.tmp")
-                temporary.write_text(policy.revision + "\n")
-                temporary.replace(self.marker)
-                self._stamp = self._read_stamp()
-        return policy
+
+    def _swap(self, policy: Policy) -> bool:
+        previous, self._policy = self._policy, policy
+        if previous.revision == policy.revision:
+            return False
+        log.info("rules now %s (was %s)", policy.revision, previous.revision)
+        return True
+
+    # -- the poller ------------------------------------------------------------
+
+    def start_polling(self, interval: float) -> None:
+        """Poll the active revision every ``interval`` seconds in a daemon thread."""
+        if self._thread is not None or interval <= 0:
+            return
+        # The thread holds the holder weakly: an application that is dropped
+        # (tests make many) takes its poller with it.
+        self._thread = threading.Thread(
+            target=_poll,
+            args=(weakref.ref(self), self._stop, interval),
+            name="rules-poller",
+            daemon=True,
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop polling."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+
+def _poll(ref: weakref.ref[PolicyHolder], stop: threading.Event, interval: float) -> None:
+    failing = ""
+    while not stop.wait(interval):
+        holder = ref()
+        if holder is None:
+            return
+        try:
+            holder.refresh()
+            failing = ""
+        except Exception as exc:
+            # A database hiccup must not end the thread: try again next time,
+            # and say so once, not once a second.
+            if str(exc) != failing:
+                log.exception("could not poll the active rules revision")
+            failing = str(exc)
+        del holder

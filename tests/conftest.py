@@ -25,7 +25,7 @@ def policy() -> Policy:
 
 
 @pytest.fixture
-def app(tmp_path: Path) -> Iterator[Flask]:
+def app(tmp_path: Path, policy: Policy) -> Iterator[Flask]:
     """Return an application with its own instance folder and decision log."""
     application = create_app(
         {
@@ -34,10 +34,12 @@ def app(tmp_path: Path) -> Iterator[Flask]:
             "DECISION_LOG": str(tmp_path / "decisions.jsonl"),
             "DATABASE_URL": f"sqlite:///{tmp_path / 'instance' / 'escalation.db'}",
             "DECISION_LOG_FLUSH_SECONDS": 0,
-        }
+        },
+        policy=policy,
     )
     yield application
     services = application.extensions["escalation"]
+    services.policies.stop()
     services.decision_log.close()
     services.store.engine.dispose()
 

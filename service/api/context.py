@@ -6,8 +6,9 @@ from dataclasses import dataclass
 
 from flask import Flask, current_app, request
 
+from service.activation import Guard, Replayer
 from service.decision_log import DecisionLog, Outbox
-from service.policy import PolicyHolder
+from service.policy import Clock, PolicyHolder
 from service.store.repository import Store
 
 KEY = "escalation"
@@ -21,6 +22,9 @@ class Services:
     decision_log: DecisionLog
     store: Store
     outbox: Outbox
+    clock: Clock
+    guard: Guard | None = None
+    replayer: Replayer | None = None
 
 
 def init_app(app: Flask, services: Services) -> None:

@@ -8,6 +8,7 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Blueprint, current_app
 
+from schemas import activation
 from schemas import api as wire
 
 bp = Blueprint("openapi", __name__)
@@ -34,6 +35,11 @@ SCHEMAS = {
     "AgentProfileV1": wire.AgentProfileV1Schema,
     "AgentV1": wire.AgentV1Schema,
     "DecisionPageV1": wire.DecisionPageV1Schema,
+    "ActiveRulesetV1": activation.ActiveRulesetV1Schema,
+    "ActivateRequestV1": activation.ActivateRequestV1Schema,
+    "ValidateRequestV1": activation.ValidateRequestV1Schema,
+    "ActivatedV1": activation.ActivatedV1Schema,
+    "RevisionsPageV1": activation.RevisionsPageV1Schema,
 }
 
 
@@ -172,36 +178,87 @@ PATHS: dict[str, dict[str, Any]] = {
     },
     "/v1/rules": {
         "get": {
-            "summary": "The active rule set: revision, load time, files and rules.",
+            "summary": "The rule set this worker serves, the active revision and the last "
+            "failed attempt to change it.",
             "operationId": "getRules",
             "responses": {
-                "200": {"description": "The active rule set.", "content": _json("RulesetV1")}
+                "200": {"description": "The active rule set.", "content": _json("ActiveRulesetV1")}
             },
         }
     },
     "/v1/rules/validate": {
         "post": {
-            "summary": "Validate the rule files on disk without activating them.",
+            "summary": "Validate a bundle sent in the body, or the rule files on disk; "
+            "activate nothing and build no engine.",
             "operationId": "validateRules",
+            "requestBody": {"required": False, "content": _json("ValidateRequestV1")},
             "responses": {
                 "200": {
                     "description": "Whether the files are valid, and every issue.",
                     "content": _json("ValidationResultV1"),
-                }
+                },
+                **BAD_INPUT,
             },
         }
     },
     "/v1/rules/reload": {
         "post": {
-            "summary": "Activate the rule files on disk in every worker; "
-            "the active set stays when they are invalid.",
+            "summary": "Validate, compile and activate the rule files on this server's disk "
+            "for every worker and server; the active set stays when they are invalid.",
+            "description": (
+                "Runs the activation guard first: recent events are replayed with the "
+                "candidate, and a rise of the escalation rate past the configured margin is "
+                "refused (409 escalation_rate_guard) unless force=true."
+            ),
             "operationId": "reloadRules",
+            "parameters": [_query("force", "boolean", "Activate even if the guard refuses.")],
             "responses": {
-                "200": {"description": "The new active rule set.", "content": _json("RulesetV1")},
+                "200": {"description": "The new active rule set.", "content": _json("ActivatedV1")},
                 "401": _problem("Admin token missing or wrong (code unauthorized)."),
+                "409": _problem(
+                    "escalation_rate_guard: the candidate would raise the escalation rate past "
+                    "the margin; `replay` holds the summary."
+                ),
                 "422": _problem(
                     "The files are not valid (code rules_invalid); `issues` lists every problem."
                 ),
+            },
+        }
+    },
+    "/v1/rules/activate": {
+        "post": {
+            "summary": "Activate a bundle sent in the body, or roll back to an earlier revision.",
+            "description": (
+                "Send either `files` (the bundle: file text by path relative to the rules "
+                "folder) or `revision` (any revision activated before). Every worker of every "
+                "server sharing the database serves it within seconds."
+            ),
+            "operationId": "activateRules",
+            "requestBody": {"required": True, "content": _json("ActivateRequestV1")},
+            "responses": {
+                "200": {"description": "The new active rule set.", "content": _json("ActivatedV1")},
+                **BAD_INPUT,
+                "401": _problem("Admin token missing or wrong (code unauthorized)."),
+                "404": _problem("revision_not_found: no bundle with that revision is stored."),
+                "409": _problem("escalation_rate_guard: see reload."),
+            },
+        }
+    },
+    "/v1/rules/revisions": {
+        "get": {
+            "summary": "The activation history, newest first: revision, previous revision, who, "
+            "when, forced, and the replay summary of the guard.",
+            "operationId": "listRuleRevisions",
+            "parameters": [
+                _query("limit", "integer", "Page size, 1-200 (default 50)."),
+                _query("before", "integer", "Cursor: next_before of the previous page."),
+            ],
+            "responses": {
+                "200": {
+                    "description": "A page of activations.",
+                    "content": _json("RevisionsPageV1"),
+                },
+                "422": BAD_INPUT["422"],
             },
         }
     },

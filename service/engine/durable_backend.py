@@ -32,6 +32,7 @@ import json
 import logging
 import os
 import threading
+import weakref
 
 import durable_rules_engine as _engine
 
@@ -45,6 +46,39 @@ ENGINE_LOCK = threading.Lock()
 _ruleset_names = itertools.count()
 # After this many states that could not be cleaned up, a fresh engine is built.
 MAX_LEAKED_STATES = 64
+# Rulesets of engines that were garbage-collected, freed at the next engine
+# call: a finalizer may run in any thread, even one holding ENGINE_LOCK.
+_graveyard: list[tuple[int, int]] = []
+_rulesets_built = 0
+_live: set[int] = set()
+
+
+def rulesets_built() -> int:
+    """Return how many rulesets this process has created (each leaks a little in durable)."""
+    return _rulesets_built
+
+
+def free_collected() -> int:
+    """Free the rulesets of engines nobody references; return how many rulesets remain."""
+    with ENGINE_LOCK:
+        _free_buried()
+        return len(_live)
+
+
+def _bury(handle: int, pid: int) -> None:
+    _graveyard.append((handle, pid))
+
+
+def _free_buried() -> None:
+    """Delete the rulesets of collected engines; call with ENGINE_LOCK held."""
+    while _graveyard:
+        handle, pid = _graveyard.pop()
+        if pid == os.getpid() and handle in _live:
+            _live.discard(handle)
+            try:
+                _engine.delete_ruleset(handle)
+            except Exception:
+                log.exception("could not free engine ruleset %s", handle)
 
 
 class EngineError(RuntimeError):
@@ -62,15 +96,24 @@ class DurableEngine:
         self.leaked_states = 0
         self._pid = -1
         self._handle = -1
+        self._finalizer: weakref.finalize[[int, int], DurableEngine] | None = None
         with ENGINE_LOCK:
             self._build()
 
     def _build(self) -> None:
+        global _rulesets_built
+        if self._finalizer is not None:
+            # The poisoned ruleset being replaced is freed with the other collected ones.
+            self._finalizer()
+        _free_buried()
         name = f"escalation-{self.compiled.revision[-12:]}-{next(_ruleset_names)}"
         try:
             self._handle = _engine.create_ruleset(name, self._definition)
         except Exception as exc:  # durable raises its own RulesError
             raise EngineError(f"durable-rules refused the compiled rule set: {exc}") from exc
+        _rulesets_built += 1
+        _live.add(self._handle)
+        self._finalizer = weakref.finalize(self, _bury, self._handle, os.getpid())
         self._pid = os.getpid()
         self.leaked_states = 0
         self.sid = f"s{next(self._sessions)}"
@@ -78,8 +121,15 @@ class DurableEngine:
     def match(self, facts: Facts) -> frozenset[str]:
         """Return the ids of every rule whose condition holds for ``facts``."""
         with ENGINE_LOCK:
-            if self._pid != os.getpid() or self.leaked_states >= MAX_LEAKED_STATES:
-                # A forked child or a poisoned engine: start from a fresh ruleset.
+            _free_buried()
+            if self._pid != os.getpid():
+                # A forked child: the parent's ruleset is not ours to free or use.
+                if self._finalizer is not None:
+                    self._finalizer.detach()
+                    self._finalizer = None
+                self._build()
+            elif self.leaked_states >= MAX_LEAKED_STATES:
+                # A poisoned engine: start from a fresh ruleset.
                 self._build()
             payload = json.dumps(engine_fact(self.compiled, facts, self.sid), ensure_ascii=False)
             names = self._evaluate(payload)
@@ -145,8 +195,13 @@ class DurableEngine:
             return True
 
     def close(self) -> None:
-        """Free the engine's ruleset; only when no evaluation can still use it."""
+        """Free the engine's ruleset now; only when no evaluation can still use it.
+
+        Engines nobody references are freed without this, at the next engine call.
+        """
         with ENGINE_LOCK:
-            if self._handle >= 0 and self._pid == os.getpid():
-                _engine.delete_ruleset(self._handle)
+            if self._finalizer is not None:
+                self._finalizer()
+                self._finalizer = None
+            _free_buried()
             self._handle = -1

@@ -8,13 +8,13 @@ Layout of a rules directory::
       lexicons/<lang>/<signal>.yaml
       tests/*.yaml               rule tests (not part of the revision)
 
-The revision is a SHA-256 over every file that changes decisions, so two
-services with the same revision decide the same way.
+The files that change decisions form a bundle (``service.ruleset.bundle``)
+whose revision hashes their paths relative to the folder and their contents,
+so two services with the same revision decide the same way.
 """
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, replace
 from pathlib import Path as FsPath
 from typing import Any
@@ -25,12 +25,11 @@ from schemas.common import REQUIRED, flatten
 from schemas.rules import DefaultsFileSchema, RuleFileSchema, RuleSchema, parse_partial
 from service.engine import catalog
 from service.engine.model import Defaults, Path, Rule, RuleSet, Source, Then
+from service.ruleset.bundle import DEFAULTS_FILE, Bundle
 from service.ruleset.issues import InvalidFiles, Issue, line_of, render_path
 from service.ruleset.validate import ParsedRule, check_rules
 from service.ruleset.yamlsrc import Located, parse
 from service.signals.lexicon import Lexicon, LexiconFile, load_file
-
-DEFAULTS_FILE = "defaults.yaml"
 
 
 @dataclass(frozen=True)
@@ -46,14 +45,6 @@ class Sources:
     def display(self, path: FsPath) -> str:
         """Return the path rule authors see: relative to the directory above ``rules/``."""
         return path.relative_to(self.root.parent).as_posix()
-
-    @property
-    def decision_files(self) -> tuple[FsPath, ...]:
-        """Return every file whose content changes decisions."""
-        files = [*self.rule_files, *self.lexicon_files]
-        if self.defaults_file:
-            files.append(self.defaults_file)
-        return tuple(sorted(files))
 
 
 def discover(root: FsPath) -> Sources:
@@ -71,28 +62,17 @@ def discover(root: FsPath) -> Sources:
     )
 
 
-def revision_of(sources: Sources, contents: dict[FsPath, bytes]) -> str:
-    """Return the content hash of the files that change decisions."""
-    digest = hashlib.sha256()
-    for path in sources.decision_files:
-        digest.update(sources.display(path).encode() + b"\0")
-        digest.update(contents[path] + b"\0")
-    return "sha256:" + digest.hexdigest()
-
-
-def _read(sources: Sources, path: FsPath, issues: list[Issue]) -> tuple[bytes, Located | None]:
-    raw = path.read_bytes()
-    name = sources.display(path)
+def _parse(name: str, raw: bytes, issues: list[Issue]) -> Located | None:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         issues.append(
             Issue(name, 1, f"the file is not UTF-8 text ({exc.reason} at byte {exc.start})")
         )
-        return raw, None
+        return None
     located, problems = parse(text, name)
     issues.extend(problems)
-    return raw, located
+    return located
 
 
 def _schema_issues(
@@ -120,59 +100,73 @@ class Loaded:
 
     ruleset: RuleSet
     lexicon: Lexicon
-    sources: Sources
+    bundle: Bundle
 
 
 def load(root: FsPath) -> Loaded:
     """Load and validate a rules directory; raise InvalidFiles with every problem found."""
-    sources = discover(root)
-    issues: list[Issue] = []
-    contents: dict[FsPath, bytes] = {}
+    if not root.is_dir():
+        raise InvalidFiles([Issue(str(root), 1, "the rules directory does not exist")])
+    return load_bundle(Bundle.from_directory(root))
+
+
+def load_bundle(bundle: Bundle) -> Loaded:
+    """Load and validate a rule bundle; raise InvalidFiles with every problem found."""
+    issues: list[Issue] = [
+        Issue(
+            bundle.display(path),
+            1,
+            "not a rules file: a bundle holds *.yaml rule files, defaults.yaml "
+            "and lexicons/<language>/<signal>.yaml",
+        )
+        for path in bundle.unknown_paths()
+    ]
 
     lexicon_files: list[LexiconFile] = []
-    for path in sources.lexicon_files:
-        contents[path], located = _read(sources, path, issues)
+    for path, raw in bundle.by_role("lexicon"):
+        name = bundle.display(path)
+        located = _parse(name, raw, issues)
         if located is not None:
-            compiled, problems = load_file(sources.display(path), located)
+            compiled, problems = load_file(name, located)
             issues.extend(problems)
             if compiled is not None:
                 lexicon_files.append(compiled)
     lexicon = Lexicon(tuple(lexicon_files))
 
     defaults = Defaults()
-    if sources.defaults_file is not None:
-        path = sources.defaults_file
-        contents[path], located = _read(sources, path, issues)
+    for path, raw in bundle.by_role("defaults"):
+        name = bundle.display(path)
+        located = _parse(name, raw, issues)
         if located is not None:
             try:
                 defaults = DefaultsFileSchema().load(
                     located.data if located.data is not None else {}
                 )
             except ValidationError as exc:
-                issues += _schema_issues(
-                    sources.display(path), located.lines, exc.messages, (), None
-                )
+                issues += _schema_issues(name, located.lines, exc.messages, (), None)
 
     parsed: list[ParsedRule] = []
-    for path in sources.rule_files:
-        contents[path], located = _read(sources, path, issues)
+    rule_files = list(bundle.by_role("rules"))
+    for path, raw in rule_files:
+        name = bundle.display(path)
+        located = _parse(name, raw, issues)
         if located is not None:
-            parsed.extend(_load_rule_file(sources.display(path), located, issues))
+            parsed.extend(_load_rule_file(name, located, issues))
 
-    if not sources.rule_files:
-        issues.append(Issue(sources.display(root) or str(root), 1, "no rule files (*.yaml) found"))
+    if not rule_files:
+        issues.append(Issue(bundle.name or "rules", 1, "no rule files (*.yaml) found"))
     signals = lexicon.signals | frozenset(catalog.SIGNALS)
     issues.extend(check_rules(parsed, signals))
     if issues:
         raise InvalidFiles(issues)
     ruleset = RuleSet(
         rules=tuple(item.rule for item in parsed if not item.check_only),
-        revision=revision_of(sources, contents),
+        revision=bundle.revision,
         defaults=defaults,
-        files=tuple(sources.display(p) for p in sources.decision_files),
+        files=tuple(bundle.display(p) for p in bundle.files),
         signal_names=signals,
     )
-    return Loaded(ruleset=ruleset, lexicon=lexicon, sources=sources)
+    return Loaded(ruleset=ruleset, lexicon=lexicon, bundle=bundle)
 
 
 def _load_rule_file(name: str, located: Located, issues: list[Issue]) -> list[ParsedRule]:

@@ -83,3 +83,42 @@ agents = sa.Table(
     sa.Column("skills", JSON, nullable=False),
     sa.Column("updated_at", TIMESTAMP, nullable=False),
 )
+
+# Rule bundles: every revision ever activated, by content hash.
+rule_bundles = sa.Table(
+    "rule_bundles",
+    metadata,
+    sa.Column("revision", sa.String(80), primary_key=True),
+    # {relative path: file text}
+    sa.Column("files", JSON, nullable=False),
+    sa.Column("created_at", TIMESTAMP, nullable=False),
+    sa.Column("created_by", sa.String(200), nullable=True),
+)
+
+# The audit trail: one row per activation, rollback or seeding.
+rule_activations = sa.Table(
+    "rule_activations",
+    metadata,
+    sa.Column("id", sa.Integer, sa.Identity(), primary_key=True),
+    sa.Column(
+        "revision", sa.String(80), sa.ForeignKey("rule_bundles.revision"), nullable=False
+    ),
+    sa.Column("previous_revision", sa.String(80), nullable=True),
+    sa.Column("action", sa.String(20), nullable=False),
+    sa.Column("activated_by", sa.String(200), nullable=False),
+    sa.Column("activated_at", TIMESTAMP, nullable=False),
+    sa.Column("forced", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("replay", JSON, nullable=True),
+)
+
+# One row (id 1): the revision every worker of every server serves, and the
+# last failed attempt to change it.  Workers poll it; it is tiny on purpose.
+rule_state = sa.Table(
+    "rule_state",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("revision", sa.String(80), sa.ForeignKey("rule_bundles.revision"), nullable=False),
+    sa.Column("generation", sa.Integer, nullable=False),
+    sa.Column("activated_at", TIMESTAMP, nullable=False),
+    sa.Column("last_failure", JSON, nullable=True),
+)

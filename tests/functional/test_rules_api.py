@@ -93,6 +93,7 @@ def test_a_reload_reaches_every_worker(tmp_path: Path) -> None:
 
     assert second.get("/v1/rules").get_json()["revision"] == before  # no reload yet
     reloaded = first.post("/v1/rules/reload").get_json()
+    second.application.extensions["escalation"].policies.refresh()  # what its poller does
 
     assert reloaded["revision"] != before
     assert reloaded["previous_revision"] == before

@@ -1,0 +1,124 @@
+"""Wire types of rule activation: bundles sent in, activations and revisions sent out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from schemas.api import RuleIssueV1Schema, RulesetV1Schema
+from schemas.common import StrictSchema
+
+# Paths like "limits.yaml" or "lexicons/pl/abuse.yaml".
+BUNDLE_PATH = validate.Regexp(
+    r"^(?!/)(?!.*(^|/)\.\.?(/|$))[A-Za-z0-9_.\-/]{1,200}$",
+    error="expected a relative path inside the rules folder, like lexicons/en/abuse.yaml",
+)
+MAX_BUNDLE_FILES = 1_000
+REVISION = validate.Regexp(r"^sha256:[0-9a-f]{64}$", error="expected sha256:<64 hex digits>")
+
+
+class ActivateRequestV1Schema(StrictSchema):
+    """POST /v1/rules/activate: a bundle of files, or the revision of an earlier one."""
+
+    revision = fields.String(validate=REVISION, metadata={"description": "Roll back to this."})
+    files = fields.Dict(
+        keys=fields.String(validate=BUNDLE_PATH),
+        values=fields.String(validate=validate.Length(max=4 * 1024 * 1024)),
+        validate=validate.Length(min=1, max=MAX_BUNDLE_FILES),
+        metadata={
+            "description": "The bundle: file text by path relative to the rules folder "
+            "(rule files, defaults.yaml, lexicons/<language>/<signal>.yaml)."
+        },
+    )
+    force = fields.Boolean(
+        load_default=False,
+        metadata={"description": "Activate even if the escalation-rate guard refuses."},
+    )
+
+    @validates_schema
+    def _one_source(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if ("revision" in data) == ("files" in data):
+            raise ValidationError("send either revision (a rollback) or files (a bundle)", "files")
+
+
+class ValidateRequestV1Schema(StrictSchema):
+    """POST /v1/rules/validate with a body: a bundle to check instead of the files on disk."""
+
+    files = fields.Dict(
+        keys=fields.String(validate=BUNDLE_PATH),
+        values=fields.String(validate=validate.Length(max=4 * 1024 * 1024)),
+        required=True,
+        validate=validate.Length(min=1, max=MAX_BUNDLE_FILES),
+    )
+
+
+class EscalationRateV1Schema(Schema):
+    """Share of decisions that escalate, before and after a candidate."""
+
+    before = fields.Float()
+    after = fields.Float()
+
+
+class ReplaySummaryV1Schema(Schema):
+    """What a candidate changes on recorded traffic (see escalation replay)."""
+
+    events = fields.Integer()
+    changed = fields.Integer()
+    skipped = fields.Integer()
+    by_rule = fields.Dict(keys=fields.String(), values=fields.Dict())
+    by_outcome = fields.Dict(keys=fields.String(), values=fields.Integer())
+    escalation_rate = fields.Nested(EscalationRateV1Schema)
+    examples = fields.List(fields.Dict())
+
+
+class ActivationV1Schema(Schema):
+    """One entry of the activation history."""
+
+    id = fields.Integer()
+    revision = fields.String()
+    previous_revision = fields.String(allow_none=True)
+    action = fields.String(metadata={"description": "seed, reload, activate or rollback."})
+    activated_by = fields.String()
+    activated_at = fields.DateTime()
+    forced = fields.Boolean()
+    replay = fields.Nested(ReplaySummaryV1Schema, allow_none=True)
+
+
+class RevisionsPageV1Schema(Schema):
+    """GET /v1/rules/revisions: activations, newest first."""
+
+    activations = fields.List(fields.Nested(ActivationV1Schema))
+    next_before = fields.Integer(
+        allow_none=True, metadata={"description": "Pass as before= for the next page."}
+    )
+
+
+class RuleFailureV1Schema(Schema):
+    """The last failed attempt to change the rules since the last activation."""
+
+    at = fields.String()
+    action = fields.String()
+    by = fields.String()
+    reason = fields.String()
+    revision = fields.String(allow_none=True)
+    issues = fields.List(fields.Nested(RuleIssueV1Schema))
+    replay = fields.Nested(ReplaySummaryV1Schema, allow_none=True)
+
+
+class ActiveRulesetV1Schema(RulesetV1Schema):
+    """GET /v1/rules: the rule set this worker serves, and the state of activations."""
+
+    active_revision = fields.String(
+        metadata={"description": "The revision the database names; workers follow within seconds."}
+    )
+    activated_at = fields.DateTime(allow_none=True)
+    last_failure = fields.Nested(RuleFailureV1Schema, allow_none=True)
+
+
+class ActivatedV1Schema(RulesetV1Schema):
+    """The result of an activation, reload or rollback."""
+
+    previous_revision = fields.String(allow_none=True)
+    changed = fields.Boolean()
+    activation = fields.Nested(ActivationV1Schema)

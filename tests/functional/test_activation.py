@@ -1,0 +1,262 @@
+"""Activated revisions live in the database: every app on one database serves the same one.
+
+Each test runs two applications on one database (as two servers would),
+each with its own copy of the rules folder, on SQLite and on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from service import create_app
+from service.engine import durable_backend
+from service.policy import Policy
+from service.ruleset.bundle import Bundle
+from tests.factories import RULES, wire_event
+from tests.support.databases import BACKENDS, database_url
+
+TYPO = """
+rules:
+  - id: typo
+    title: Typo
+    description: A misspelled field.
+    when: {case.complexty: {gt: 2}}
+    then: {guidance: hi}
+"""
+
+
+@pytest.fixture(params=BACKENDS)
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    return database_url(request.param, tmp_path, request)
+
+
+def make_app(tmp_path: Path, db: str, name: str, policy: Policy | None = None, **config: Any) -> Flask:
+    rules = tmp_path / name / "rules"
+    if not rules.exists():
+        shutil.copytree(RULES, rules)
+    return create_app(
+        {
+            "TESTING": True,
+            "RULES_DIR": str(rules),
+            "INSTANCE_PATH": str(tmp_path / name / "instance"),
+            "DECISION_LOG": str(tmp_path / name / "decisions.jsonl"),
+            "DATABASE_URL": db,
+            "DECISION_LOG_FLUSH_SECONDS": 0,
+            "RULES_POLL_SECONDS": 0,  # the tests call refresh() to follow, deterministically
+            **config,
+        },
+        policy=policy,
+    )
+
+
+@pytest.fixture
+def pair(tmp_path: Path, db: str, policy: Policy) -> Iterator[tuple[Flask, Flask]]:
+    apps = (make_app(tmp_path, db, "a", policy), make_app(tmp_path, db, "b", policy))
+    yield apps
+    for app in apps:
+        app.extensions["escalation"].store.engine.dispose()
+
+
+def raised_threshold_bundle() -> dict[str, str]:
+    files = Bundle.from_directory(RULES).as_text()
+    files["limits.yaml"] = files["limits.yaml"].replace(
+        "case.complexity: {gt: agent.limits.max_complexity}", "case.complexity: {gt: 9}"
+    )
+    return files
+
+
+def follow(app: Flask) -> None:
+    app.extensions["escalation"].policies.refresh()
+
+
+def served(client: FlaskClient) -> str:
+    event = wire_event(event_id="probe")
+    decision = client.post("/v1/evaluate", json={"event": event}).get_json()
+    revision: str = decision["rules_revision"]
+    return revision
+
+
+def test_an_empty_database_is_seeded_from_the_rules_folder(pair: tuple[Flask, Flask]) -> None:
+    first, second = (app.test_client() for app in pair)
+    seeded = Bundle.from_directory(RULES).revision
+
+    rules = first.get("/v1/rules").get_json()
+    assert rules["revision"] == rules["active_revision"] == seeded
+    assert second.get("/v1/rules").get_json()["revision"] == seeded
+    history = first.get("/v1/rules/revisions").get_json()["activations"]
+    assert [(h["action"], h["revision"]) for h in history] == [("seed", seeded)]
+
+
+def test_an_activated_bundle_is_served_by_every_app(pair: tuple[Flask, Flask]) -> None:
+    first, second = (app.test_client() for app in pair)
+    before = served(second)
+
+    response = first.post("/v1/rules/activate", json={"files": raised_threshold_bundle()})
+    assert response.status_code == 200, response.get_json()
+    activated = response.get_json()
+    assert activated["previous_revision"] == before
+    assert activated["revision"] != before
+    assert served(first) == activated["revision"]
+
+    assert served(second) == before  # not followed yet: nothing is pushed to a worker
+    follow(pair[1])
+    assert served(second) == activated["revision"]
+    assert second.get("/v1/rules").get_json()["active_revision"] == activated["revision"]
+
+
+def test_rollback_by_revision_id(pair: tuple[Flask, Flask]) -> None:
+    first, second = (app.test_client() for app in pair)
+    original = served(first)
+    first.post("/v1/rules/activate", json={"files": raised_threshold_bundle()})
+
+    rolled = second.post("/v1/rules/activate", json={"revision": original}).get_json()
+    follow(pair[0])
+
+    assert rolled["revision"] == original
+    assert served(first) == served(second) == original
+    history = first.get("/v1/rules/revisions").get_json()["activations"]
+    assert [h["action"] for h in history] == ["rollback", "activate", "seed"]
+    assert history[0]["previous_revision"] == history[1]["revision"]
+
+
+def test_an_unknown_revision_is_a_404(pair: tuple[Flask, Flask]) -> None:
+    client = pair[0].test_client()
+    response = client.post("/v1/rules/activate", json={"revision": "sha256:" + "0" * 64})
+
+    assert response.status_code == 404
+    assert response.get_json()["code"] == "revision_not_found"
+
+
+def test_a_reload_takes_this_servers_folder_and_reaches_the_other(
+    tmp_path: Path, pair: tuple[Flask, Flask]
+) -> None:
+    first, second = (app.test_client() for app in pair)
+    limits = tmp_path / "a" / "rules" / "limits.yaml"
+    limits.write_text(limits.read_text().replace("priority: 55", "priority: 56"))
+
+    reloaded = first.post("/v1/rules/reload").get_json()
+    follow(pair[1])
+
+    assert reloaded["revision"] == Bundle.from_directory(limits.parent).revision
+    assert served(second) == reloaded["revision"]
+
+
+def test_a_broken_reload_is_recorded_and_changes_nothing(
+    tmp_path: Path, pair: tuple[Flask, Flask]
+) -> None:
+    first, second = (app.test_client() for app in pair)
+    before = served(first)
+    (tmp_path / "a" / "rules" / "typo.yaml").write_text(TYPO)
+
+    response = first.post("/v1/rules/reload")
+
+    assert response.status_code == 422
+    assert response.get_json()["code"] == "rules_invalid"
+    follow(pair[1])
+    assert served(first) == served(second) == before
+    failure = second.get("/v1/rules").get_json()["last_failure"]
+    assert failure["action"] == "reload"
+    (issue,) = failure["issues"]
+    assert (issue["file"], issue["line"], issue["rule"]) == ("rules/typo.yaml", 6, "typo")
+    assert "complexty" in issue["message"]
+
+
+def test_a_broken_folder_on_disk_never_stops_an_app_from_booting(
+    tmp_path: Path, db: str, pair: tuple[Flask, Flask]
+) -> None:
+    (tmp_path / "b" / "rules" / "typo.yaml").write_text(TYPO)
+    active = served(pair[0].test_client())
+
+    restarted = make_app(tmp_path, db, "b")
+
+    assert served(restarted.test_client()) == active
+
+
+def test_an_edited_folder_is_never_served_without_an_activation(
+    tmp_path: Path, db: str, pair: tuple[Flask, Flask]
+) -> None:
+    active = served(pair[0].test_client())
+    limits = tmp_path / "b" / "rules" / "limits.yaml"
+    limits.write_text(limits.read_text().replace("priority: 55", "priority: 57"))
+
+    restarted = make_app(tmp_path, db, "b")
+
+    assert served(restarted.test_client()) == active
+
+
+def test_validation_builds_no_engine(pair: tuple[Flask, Flask]) -> None:
+    client = pair[0].test_client()
+    built = durable_backend.rulesets_built()
+
+    on_disk = client.post("/v1/rules/validate").get_json()
+    sent = client.post("/v1/rules/validate", json={"files": raised_threshold_bundle()}).get_json()
+
+    assert on_disk["valid"]
+    assert sent["valid"]
+    assert sent["revision"] != on_disk["revision"]
+    assert durable_backend.rulesets_built() == built
+
+
+def test_a_bundle_with_a_problem_is_refused_with_every_issue(pair: tuple[Flask, Flask]) -> None:
+    client = pair[0].test_client()
+    files = raised_threshold_bundle()
+    files["typo.yaml"] = TYPO
+    files["notes.txt"] = "not a rule file"
+
+    response = client.post("/v1/rules/activate", json={"files": files})
+
+    assert response.status_code == 422
+    flagged = {issue["file"] for issue in response.get_json()["issues"]}
+    assert flagged == {"rules/typo.yaml", "rules/notes.txt"}
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({}, "files"),
+        ({"revision": "abc"}, "revision"),
+        ({"files": {"/etc/passwd": "x"}}, "files"),
+        ({"files": {"a.yaml": 3}}, "files"),
+        ({"files": {"a.yaml": "rules: []"}, "revision": "sha256:" + "0" * 64}, "files"),
+        ({"files": {"a.yaml": "rules: []"}, "force": "maybe"}, "force"),
+    ],
+)
+def test_bad_activation_bodies_name_the_field(
+    pair: tuple[Flask, Flask], body: dict[str, Any], field: str
+) -> None:
+    response = pair[0].test_client().post("/v1/rules/activate", json=body)
+
+    assert response.status_code == 422
+    assert any(e["field"].startswith(field) for e in response.get_json()["errors"])
+
+
+def test_a_whole_bundle_fits_in_an_activation_body(pair: tuple[Flask, Flask]) -> None:
+    files = raised_threshold_bundle()
+    assert sum(len(text.encode()) for text in files.values()) > 256 * 1024  # above the event limit
+
+    response = pair[0].test_client().post("/v1/rules/activate", json={"files": files})
+
+    assert response.status_code == 200
+
+
+def test_replaced_engines_are_freed(tmp_path: Path, db: str) -> None:
+    app = make_app(tmp_path, db, "solo", RULES_CACHE_SIZE=1)
+    client = app.test_client()
+    original = served(client)
+    raised = client.post("/v1/rules/activate", json={"files": raised_threshold_bundle()})
+    revisions = [original, raised.get_json()["revision"]]
+    live = durable_backend.free_collected()
+
+    for turn in range(6):
+        client.post("/v1/rules/activate", json={"revision": revisions[turn % 2]})
+        assert served(client) == revisions[turn % 2]
+
+    # Every activation built an engine (a cache of one), and the one replaced was freed.
+    assert durable_backend.free_collected() <= live

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from flask import Blueprint
@@ -19,8 +20,12 @@ def healthz() -> dict[str, Any]:
 
 @bp.get("/readyz")
 def readyz() -> dict[str, Any]:
-    """Report that a rule set is loaded and the service can decide."""
+    """Report that a rule set is loaded and the service can decide, and which one this worker serves.
+
+    ``worker`` tells the processes behind one address apart, so an operator
+    (or a test) can see every worker follow an activation.
+    """
     svc = services()
     policy = svc.policies.current
     svc.store.ping()
-    return {"status": "ready", "rules_revision": policy.revision}
+    return {"status": "ready", "rules_revision": policy.revision, "worker": os.getpid()}

@@ -12,7 +12,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, post_load, validate
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, validate
 
 from schemas.common import Choice, StrictSchema, integer, number, string
 from service.cases.model import AgentProfile, CaseState, CustomerState, Escalated, Event, Snapshot
@@ -317,6 +317,36 @@ class MatchedRuleV1Schema(Schema):
     why = fields.String()
 
 
+class FailedConditionV1Schema(Schema):
+    """The first condition of a rule that failed, with the value it saw."""
+
+    condition = fields.String(
+        metadata={
+            "description": "The failing condition with the values seen, ending in ': false'; "
+            "for any, each alternative's failure joined by ' or '."
+        }
+    )
+    field = fields.String(
+        allow_none=True,
+        metadata={"description": "The field the first failing comparison reads."},
+    )
+    observed = fields.Raw(
+        allow_none=True,
+        metadata={
+            "description": "The value of that field as seen: '(absent)' when missing; message "
+            "text only as '(text, N characters)'."
+        },
+    )
+
+
+class NotMatchedV1Schema(Schema):
+    """A rule that did not match, and the first of its conditions that failed."""
+
+    id = fields.Function(lambda m: m.rule.id)
+    title = fields.Function(lambda m: m.rule.title)
+    failed = fields.Nested(FailedConditionV1Schema)
+
+
 class SignalV1Schema(Schema):
     """A text signal and the evidence for it."""
 
@@ -347,6 +377,27 @@ class DecisionV1Schema(Schema):
     evaluated_at = fields.DateTime()
     duration_ms = fields.Float()
     duplicate = fields.Boolean()
+
+
+class ExplainedDecisionV1Schema(DecisionV1Schema):
+    """A decision with every rule that did not match (POST /v1/evaluate?explain=full)."""
+
+    not_matched = fields.List(
+        fields.Nested(NotMatchedV1Schema),
+        metadata={"description": "Only with explain=full: every rule that did not match."},
+    )
+
+
+class EvaluateQueryV1Schema(Schema):
+    """Query parameters of POST /v1/evaluate."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    explain = string(
+        validate=Choice(("full",), "explain"),
+        metadata={"description": "full: add not_matched, why every other rule did not match."},
+    )
 
 
 class FieldErrorV1Schema(Schema):

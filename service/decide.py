@@ -14,10 +14,10 @@ from datetime import UTC, datetime, timedelta
 
 from service.cases.model import Escalated, Event, Snapshot
 from service.cases.reduce import apply_event
-from service.engine.explain import explain
+from service.engine.explain import ABSENT, Failure, explain, first_failure
 from service.engine.facts import FactValue
 from service.engine.merge import EscalationOut, Match, Merged, merge, outcome_of
-from service.engine.model import Defaults
+from service.engine.model import Defaults, Rule
 from service.policy import Policy
 from service.signals.detect import Signal
 
@@ -29,6 +29,14 @@ class Suppressed:
     to: str
     rule: str
     until: datetime
+
+
+@dataclass(frozen=True)
+class Miss:
+    """A rule that did not match, and the first of its conditions that failed."""
+
+    rule: Rule
+    failed: Failure
 
 
 @dataclass(frozen=True)
@@ -51,6 +59,7 @@ class Decision:
     duration_ms: float
     suppressed: tuple[Suppressed, ...] = ()
     duplicate: bool = False
+    not_matched: tuple[Miss, ...] = ()  # filled only when evaluate() is asked to explain misses
 
 
 @dataclass(frozen=True)
@@ -149,8 +158,9 @@ def evaluate(
     *,
     case_id: str | None,
     now: datetime | None = None,
+    explain_misses: bool = False,
 ) -> Evaluation:
-    """Decide on ``event`` given the state before it."""
+    """Decide on ``event`` given the state before it; with ``explain_misses``, say why not."""
     started = time.perf_counter()
     now = now or datetime.now(UTC)
     signals = policy.detector.detect(event.text, event.language)
@@ -192,4 +202,22 @@ def evaluate(
         duration_ms=round((time.perf_counter() - started) * 1000, 3),
         suppressed=suppressed,
     )
+    if explain_misses:
+        decision = replace(decision, not_matched=misses(policy, facts, matched_ids))
     return Evaluation(decision=decision, after=after)
+
+
+def misses(
+    policy: Policy, facts: dict[str, FactValue], matched_ids: set[str] | frozenset[str]
+) -> tuple[Miss, ...]:
+    """Return every rule of the policy that did not match, in file order, with why not."""
+    types = policy.compiled.field_types
+    found = []
+    for rule in policy.ruleset.rules:
+        if rule.id in matched_ids:
+            continue
+        failure = first_failure(rule.when, facts, types)
+        # The engine and the explainer read conditions alike (property-tested); should
+        # they ever differ, say so rather than drop the rule from the answer.
+        found.append(Miss(rule, failure or Failure("(the engine did not match)", None, ABSENT)))
+    return tuple(found)

@@ -28,6 +28,7 @@ SCHEMAS = {
     "CaseSnapshotV1": wire.CaseSnapshotV1Schema,
     "EvaluateRequestV1": wire.EvaluateRequestV1Schema,
     "DecisionV1": wire.DecisionV1Schema,
+    "ExplainedDecisionV1": wire.ExplainedDecisionV1Schema,
     "ProblemV1": wire.ProblemV1Schema,
     "RulesetV1": wire.RulesetV1Schema,
     "ValidationResultV1": wire.ValidationResultV1Schema,
@@ -169,9 +170,25 @@ PATHS: dict[str, dict[str, Any]] = {
         "post": {
             "summary": "Dry run: decide on one event given a case snapshot; nothing is stored.",
             "operationId": "evaluate",
+            "parameters": [
+                {
+                    **_query(
+                        "explain",
+                        "string",
+                        "full: add not_matched, every rule that did not match with the first "
+                        "condition that failed and the value it saw (message text shown only "
+                        "as its length). Any other value is a 422 naming explain.",
+                    ),
+                    "schema": {"type": "string", "enum": ["full"]},
+                }
+            ],
             "requestBody": {"required": True, "content": _json("EvaluateRequestV1")},
             "responses": {
-                "200": {"description": "The decision.", "content": _json("DecisionV1")},
+                "200": {
+                    "description": "The decision (DecisionV1); with explain=full, also "
+                    "not_matched.",
+                    "content": _json("ExplainedDecisionV1"),
+                },
                 **BAD_INPUT,
             },
         }

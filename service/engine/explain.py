@@ -1,15 +1,24 @@
-"""Say why a rule matched, with the values observed.
+"""Say why a rule matched, or why it did not, with the values observed.
 
 Given a rule the engine reported as matching, walk its condition and render
 the parts that hold, each with the value seen: ``case.hostility 4 >=
 agent.limits.max_hostility 3``.  ``holds`` is the plain reading of the
 condition semantics documented in the README; the property tests check that
 it agrees with the engine on every rule that fires.
+
+For a rule that did not match, ``first_failure`` finds the condition that
+failed: under ``all`` the first child in file order that does not hold
+(descending into it), under ``any`` every alternative's own first failure
+joined by " or " (none held, so each one is part of the reason), under
+``not`` the inner condition, which held.  It is rendered with the values seen
+and ``: false`` (``case.complexity 3 > agent.limits.max_complexity 3:
+false``).  Message text is never shown, only its length.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 from service.engine import catalog
 from service.engine.catalog import FieldType
@@ -106,6 +115,11 @@ def _show(value: object) -> str:
     return str(value)
 
 
+def show(value: object) -> str:
+    """Render a value the way explanations show it."""
+    return _show(value)
+
+
 def describe(
     pred: Predicate, facts: Facts, types: Mapping[str, FieldType | None], evidence: Evidence
 ) -> str:
@@ -159,4 +173,138 @@ def _render_all(
     return joiner.join(_render_all(child, facts, types, evidence) for child in cond.children)
 
 
-__all__ = ["MISSING", "describe", "explain", "holds"]
+# Fields that carry what the customer wrote: their values are never rendered.
+TEXT_FIELDS = frozenset({"event.text"})
+ABSENT = "(absent)"
+Observed = FactValue  # a fact value, or a stand-in string such as "(absent)"
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why a condition does not hold: the failing part rendered, and the value it saw.
+
+    ``field`` and ``observed`` belong to the first failing comparison (for
+    ``not``, the first comparison of the inner condition that held; None when
+    the condition has no comparison at all, as in an empty ``any``).  Under
+    ``any``, ``alternatives`` holds each alternative's own failure.
+    """
+
+    condition: str
+    field: str | None
+    observed: Observed
+    alternatives: tuple[Failure, ...] = ()
+
+
+def _seen(path: str, value: FactValue | _Missing, facts: Facts) -> Observed:
+    """Return what a rule author is shown of a field's value: never message text."""
+    if path in TEXT_FIELDS and isinstance(value, str):
+        return f"(text, {len(value)} characters)"
+    if isinstance(value, _Missing):
+        raw = facts.get(path)
+        # A value of the wrong type reads as missing; say so instead of "(absent)".
+        if path in facts and raw is not None and path not in TEXT_FIELDS:
+            return f"(wrong type: {_show(raw)})"
+        return ABSENT
+    return value
+
+
+def _render(pred: Predicate, facts: Facts, types: Mapping[str, FieldType | None]) -> str:
+    """Render one comparison as ``field value op operand`` with the values seen."""
+    left, right = _resolve(pred, facts, types)
+    lhs = f"{pred.field} {_show(_seen(pred.field, left, facts))}"
+    if pred.op == "exists":
+        return f"{lhs} is {'present' if pred.value else 'absent'}"
+    seeable = (str, int, float, bool, tuple, _Missing)
+    if isinstance(pred.value, FieldRef) and isinstance(right, seeable):
+        rhs = f"{pred.value.path} {_show(_seen(pred.value.path, right, facts))}"
+    else:
+        rhs = _show(pred.value)
+    return f"{lhs} {SYMBOL[pred.op]} {rhs}"
+
+
+def _render_whole(cond: Condition, facts: Facts, types: Mapping[str, FieldType | None]) -> str:
+    """Render every part of a condition with the values seen."""
+    if isinstance(cond, Predicate):
+        return _render(cond, facts, types)
+    if isinstance(cond, NotOf):
+        return f"not ({_render_whole(cond.child, facts, types)})"
+    joiner = " or " if isinstance(cond, AnyOf) else " and "
+    parts = [_render_whole(child, facts, types) for child in cond.children]
+    return joiner.join(f"({p})" if " and " in p or " or " in p else p for p in parts)
+
+
+def _witness(
+    cond: Condition, truth: bool, facts: Facts, types: Mapping[str, FieldType | None]
+) -> Predicate | None:
+    """Return the first comparison that makes ``cond`` come out ``truth``."""
+    if isinstance(cond, Predicate):
+        return cond
+    if isinstance(cond, NotOf):
+        return _witness(cond.child, not truth, facts, types)
+    # A false all and a true any are decided by their first child of that value; a true
+    # all and a false any by every child alike, so again the first one.
+    for child in cond.children:
+        if holds(child, facts, types) == truth:
+            return _witness(child, truth, facts, types)
+    return None
+
+
+def _failure_of(
+    cond: Condition, facts: Facts, types: Mapping[str, FieldType | None]
+) -> Failure | None:
+    if isinstance(cond, Predicate):
+        if _predicate(cond, facts, types):
+            return None
+        left, _ = _resolve(cond, facts, types)
+        return Failure(
+            f"{_render(cond, facts, types)}: false", cond.field, _seen(cond.field, left, facts)
+        )
+    if isinstance(cond, NotOf):
+        if not holds(cond.child, facts, types):
+            return None
+        witness = _witness(cond.child, True, facts, types)
+        return Failure(
+            f"not ({_render_whole(cond.child, facts, types)}): false",
+            witness.field if witness else None,
+            _observed_at(witness, facts, types),
+        )
+    if isinstance(cond, AllOf):
+        for child in cond.children:
+            failure = _failure_of(child, facts, types)
+            if failure is not None:
+                return failure
+        return None
+    alternatives = []
+    for child in cond.children:
+        failure = _failure_of(child, facts, types)
+        if failure is None:
+            return None
+        alternatives.append(failure)
+    if not alternatives:
+        return Failure("any of no conditions: false", None, ABSENT)
+    first = alternatives[0]
+    return Failure(
+        " or ".join(a.condition for a in alternatives),
+        first.field,
+        first.observed,
+        tuple(alternatives),
+    )
+
+
+def _observed_at(
+    pred: Predicate | None, facts: Facts, types: Mapping[str, FieldType | None]
+) -> Observed:
+    if pred is None:
+        return ABSENT
+    left, _ = _resolve(pred, facts, types)
+    return _seen(pred.field, left, facts)
+
+
+def first_failure(
+    cond: Condition, facts: Facts, types: Mapping[str, FieldType | None]
+) -> Failure | None:
+    """Return why ``cond`` does not hold for ``facts``, or None when it holds."""
+    return _failure_of(cond, facts, types)
+
+
+__all__ = ["ABSENT", "MISSING", "Failure", "describe", "explain", "first_failure", "holds", "show"]

@@ -4,33 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, validates_schema
 
-from schemas.api import RuleIssueV1Schema, RulesetV1Schema
+from schemas.api import REVISION, RuleIssueV1Schema, RulesetV1Schema, bundle_files
 from schemas.common import StrictSchema
-
-# Paths like "limits.yaml" or "lexicons/pl/abuse.yaml".
-BUNDLE_PATH = validate.Regexp(
-    r"^(?!/)(?!.*(^|/)\.\.?(/|$))[A-Za-z0-9_.\-/]{1,200}$",
-    error="expected a relative path inside the rules folder, like lexicons/en/abuse.yaml",
-)
-MAX_BUNDLE_FILES = 1_000
-REVISION = validate.Regexp(r"^sha256:[0-9a-f]{64}$", error="expected sha256:<64 hex digits>")
 
 
 class ActivateRequestV1Schema(StrictSchema):
     """POST /v1/rules/activate: a bundle of files, or the revision of an earlier one."""
 
     revision = fields.String(validate=REVISION, metadata={"description": "Roll back to this."})
-    files = fields.Dict(
-        keys=fields.String(validate=BUNDLE_PATH),
-        values=fields.String(validate=validate.Length(max=4 * 1024 * 1024)),
-        validate=validate.Length(min=1, max=MAX_BUNDLE_FILES),
-        metadata={
-            "description": "The bundle: file text by path relative to the rules folder "
-            "(rule files, defaults.yaml, lexicons/<language>/<signal>.yaml)."
-        },
-    )
+    files = bundle_files()
     force = fields.Boolean(
         load_default=False,
         metadata={"description": "Activate even if the escalation-rate guard refuses."},
@@ -45,12 +29,7 @@ class ActivateRequestV1Schema(StrictSchema):
 class ValidateRequestV1Schema(StrictSchema):
     """POST /v1/rules/validate with a body: a bundle to check instead of the files on disk."""
 
-    files = fields.Dict(
-        keys=fields.String(validate=BUNDLE_PATH),
-        values=fields.String(validate=validate.Length(max=4 * 1024 * 1024)),
-        required=True,
-        validate=validate.Length(min=1, max=MAX_BUNDLE_FILES),
-    )
+    files = bundle_files(required=True)
 
 
 class EscalationRateV1Schema(Schema):

@@ -12,7 +12,15 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, validate
+from marshmallow import (
+    EXCLUDE,
+    Schema,
+    ValidationError,
+    fields,
+    post_load,
+    validate,
+    validates_schema,
+)
 
 from schemas.common import Choice, StrictSchema, integer, number, string
 from service.cases.model import AgentProfile, CaseState, CustomerState, Escalated, Event, Snapshot
@@ -279,11 +287,51 @@ class CaseSnapshotV1Schema(StrictSchema):
         )
 
 
+# Paths like "limits.yaml" or "lexicons/pl/abuse.yaml", never outside the rules folder.
+BUNDLE_PATH = validate.Regexp(
+    r"^(?!/)(?!.*(^|/)\.\.?(/|$))[A-Za-z0-9_.\-/]{1,200}$",
+    error="expected a relative path inside the rules folder, like lexicons/en/abuse.yaml",
+)
+MAX_BUNDLE_FILES = 1_000
+MAX_BUNDLE_FILE_CHARS = 4 * 1024 * 1024
+REVISION = validate.Regexp(r"^sha256:[0-9a-f]{64}$", error="expected sha256:<64 hex digits>")
+
+
+def bundle_files(**kwargs: Any) -> fields.Dict:
+    """Return the field of a rule bundle: file text by path relative to the rules folder."""
+    return fields.Dict(
+        keys=fields.String(validate=BUNDLE_PATH),
+        values=fields.String(validate=validate.Length(max=MAX_BUNDLE_FILE_CHARS)),
+        validate=validate.Length(min=1, max=MAX_BUNDLE_FILES),
+        metadata={
+            "description": "The bundle: file text by path relative to the rules folder "
+            "(rule files, defaults.yaml, lexicons/<language>/<signal>.yaml)."
+        },
+        **kwargs,
+    )
+
+
+class CandidateRulesV1Schema(StrictSchema):
+    """Rules to evaluate against instead of the active ones: a stored revision or a bundle."""
+
+    revision = fields.String(validate=REVISION)
+    files = bundle_files()
+
+    @validates_schema
+    def _one_source(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if ("revision" in data) == ("files" in data):
+            raise ValidationError("send either revision or files", "revision")
+
+
 class EvaluateRequestV1Schema(StrictSchema):
-    """A dry run: a case snapshot (optional) and one event."""
+    """A dry run: a case snapshot (optional), one event, and optionally candidate rules."""
 
     case = fields.Nested(CaseSnapshotV1Schema, load_default=dict)
     event = fields.Nested(EventV1Schema, required=True)
+    rules = fields.Nested(
+        CandidateRulesV1Schema,
+        metadata={"description": "Evaluate with these rules instead of the active revision."},
+    )
 
 
 # Responses -----------------------------------------------------------------

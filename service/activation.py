@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from service.policy import Policy, PolicyHolder, build_policy
+from service.policy import Policy, PolicyHolder
 from service.ruleset.bundle import Bundle
 from service.ruleset.issues import InvalidFiles, Issue
 from service.store import rules as rules_store
@@ -82,10 +82,7 @@ def record_failure(
 
 def candidate_policy(holder: PolicyHolder, bundle: Bundle) -> Policy:
     """Build a candidate bundle, reusing this worker's build of the same revision."""
-    try:
-        return holder.get(bundle.revision)
-    except LookupError:
-        return build_policy(bundle)
+    return holder.candidate(bundle)
 
 
 def activate(

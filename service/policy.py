@@ -206,6 +206,18 @@ class PolicyHolder:
         self._after_build()
         return policy
 
+    def candidate(self, bundle: Bundle) -> Policy:
+        """Return the policy of a bundle not necessarily stored, built once and cached."""
+        with self._lock:
+            cached = self._cache.get(bundle.revision)
+            if cached is not None:
+                self._cache.move_to_end(bundle.revision)
+                return cached
+            policy = build_policy(bundle)
+            self._remember(policy)
+            self._after_build()
+            return policy
+
     def _after_build(self) -> None:
         durable_backend.free_collected()
         built = durable_backend.rulesets_built()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, request
+from flask import Blueprint, current_app, request
 
 from schemas.api import (
     CaseSnapshotV1Schema,
@@ -13,11 +13,15 @@ from schemas.api import (
     EvaluateRequestV1Schema,
     ExplainedDecisionV1Schema,
 )
-from service import decide
+from service import activation, decide
 from service.api import body
 from service.api.context import caller, services
+from service.api.errors import ApiError
 from service.cases.model import Snapshot
 from service.decision_log import record
+from service.policy import Policy, PolicyHolder
+from service.ruleset.bundle import Bundle
+from service.ruleset.issues import InvalidFiles
 
 bp = Blueprint("evaluate", __name__)
 # Reused: building a schema costs more than loading or dumping with it.
@@ -32,6 +36,8 @@ QUERY_V1 = EvaluateQueryV1Schema()
 def evaluate_event() -> dict[str, Any]:
     """Decide on one event given a case snapshot; store nothing; explain=full says why not."""
     full = body.validate(QUERY_V1, request.args.to_dict()).get("explain") == "full"
+    # A candidate bundle may ride along, lexicons and all.
+    request.max_content_length = current_app.config["BUNDLE_MAX_BYTES"]
     raw = body.json_body()
     payload = body.validate(REQUEST_V1, raw)
     snapshot = payload["case"]
@@ -39,8 +45,9 @@ def evaluate_event() -> dict[str, Any]:
         snapshot = SNAPSHOT_V1.load(snapshot)
     event = payload["event"]
     svc = services()
+    policy = _policy(svc.policies, payload.get("rules"))
     evaluation = decide.evaluate(
-        svc.policies.current,
+        policy,
         snapshot,
         event,
         case_id=snapshot.case.case_id,
@@ -58,3 +65,29 @@ def evaluate_event() -> dict[str, Any]:
         )
     )
     return result
+
+
+def _policy(holder: PolicyHolder, candidate: dict[str, Any] | None) -> Policy:
+    """Return the active policy, or the candidate revision or bundle the request names."""
+    if candidate is None:
+        return holder.current
+    if "revision" in candidate:
+        try:
+            return activation.stored_policy(holder, candidate["revision"])
+        except activation.UnknownRevision as exc:
+            raise ApiError(
+                404,
+                "revision_not_found",
+                "No such revision",
+                f"no bundle with revision {candidate['revision']} is stored",
+            ) from exc
+    try:
+        return activation.candidate_policy(holder, Bundle.from_text(candidate["files"]))
+    except InvalidFiles as exc:
+        raise ApiError(
+            422,
+            "rules_invalid",
+            "The candidate rule files are not valid",
+            f"{len(exc.issues)} problem(s) found in rules.files",
+            extra={"issues": [issue.as_dict() for issue in exc.issues]},
+        ) from exc

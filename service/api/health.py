@@ -20,7 +20,7 @@ def healthz() -> dict[str, Any]:
 
 @bp.get("/readyz")
 def readyz() -> dict[str, Any]:
-    """Report that a rule set is loaded and the service can decide, and which one this worker serves.
+    """Report that the service can decide, and the revision this worker serves.
 
     ``worker`` tells the processes behind one address apart, so an operator
     (or a test) can see every worker follow an activation.

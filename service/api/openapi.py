@@ -169,6 +169,12 @@ PATHS: dict[str, dict[str, Any]] = {
     "/v1/evaluate": {
         "post": {
             "summary": "Dry run: decide on one event given a case snapshot; nothing is stored.",
+            "description": (
+                "With `rules` (a stored `revision`, or a bundle of `files`) the event is decided "
+                "by those rules instead of the active revision, which stays in force; an "
+                "invalid bundle is a 422 rules_invalid with every issue. Bodies may be as large "
+                "as a bundle (ESCALATION_BUNDLE_MAX_BYTES)."
+            ),
             "operationId": "evaluate",
             "parameters": [
                 {
@@ -190,6 +196,7 @@ PATHS: dict[str, dict[str, Any]] = {
                     "content": _json("ExplainedDecisionV1"),
                 },
                 **BAD_INPUT,
+                "404": _problem("revision_not_found: rules.revision names no stored bundle."),
             },
         }
     },

@@ -260,3 +260,46 @@ def test_replaced_engines_are_freed(tmp_path: Path, db: str) -> None:
 
     # Every activation built an engine (a cache of one), and the one replaced was freed.
     assert durable_backend.free_collected() <= live
+
+
+def complex_case_event() -> dict[str, Any]:
+    return {
+        "event": wire_event(event_id="cx", attributes={"complexity": 5}),
+        "case": {
+            "agent": {
+                "id": "ag-1",
+                "limits": {"max_complexity": 3, "max_hostility": 3, "max_minutes": 45},
+            }
+        },
+    }
+
+
+def test_evaluate_against_a_candidate_bundle_or_revision(pair: tuple[Flask, Flask]) -> None:
+    client = pair[0].test_client()
+    active = client.post("/v1/evaluate", json=complex_case_event()).get_json()
+    assert "complexity-over-agent-limit" in {m["id"] for m in active["matched_rules"]}
+
+    bundle = raised_threshold_bundle()
+    request = {**complex_case_event(), "rules": {"files": bundle}}
+    candidate = client.post("/v1/evaluate", json=request).get_json()
+    stored = client.post(
+        "/v1/evaluate", json={**complex_case_event(), "rules": {"revision": active["rules_revision"]}}
+    ).get_json()
+
+    assert candidate["rules_revision"] == Bundle.from_text(bundle).revision
+    assert "complexity-over-agent-limit" not in {m["id"] for m in candidate["matched_rules"]}
+    assert stored["rules_revision"] == active["rules_revision"]
+    assert served(client) == active["rules_revision"]  # evaluating a candidate activates nothing
+
+
+def test_evaluate_against_a_broken_or_unknown_candidate(pair: tuple[Flask, Flask]) -> None:
+    client = pair[0].test_client()
+    broken = {**complex_case_event(), "rules": {"files": {"typo.yaml": TYPO}}}
+    unknown = {**complex_case_event(), "rules": {"revision": "sha256:" + "1" * 64}}
+
+    invalid = client.post("/v1/evaluate", json=broken)
+    missing = client.post("/v1/evaluate", json=unknown)
+
+    assert invalid.status_code == 422
+    assert invalid.get_json()["issues"][0]["file"] == "rules/typo.yaml"
+    assert missing.status_code == 404

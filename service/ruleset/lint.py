@@ -431,12 +431,11 @@ def _repeating_bound(term: Term, keys: Mapping[str, str]) -> tuple[str, Lit] | N
     upper = {
         lit.key for lit in term if lit.op in ("lt", "lte", "eq") and not isinstance(lit.value, bool)
     }
-    for lit in sorted(term):
+    for lit in sorted(term, key=lambda lit: (lit.key, lit.op, repr(lit.value))):
         if lit.key in keys and lit.op in ("gt", "gte") and lit.key not in upper:
             return keys[lit.key], lit
         ref = lit.value.key if isinstance(lit.value, KeyRef) else None
-        if ref in keys and lit.op in ("lt", "lte"):
-            assert ref is not None
+        if ref is not None and ref in keys and lit.op in ("lt", "lte") and ref not in upper:
             return keys[ref], lit
     return None
 

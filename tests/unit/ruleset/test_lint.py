@@ -306,6 +306,9 @@ GROWING = {
     "a threshold": "case.threats: {gte: 2}",
     "a negated upper bound": "not: {case.messages: {lt: 10}}",
     "a field limit": "case.minutes_with_customer: {gt: agent.limits.max_minutes}",
+    "a field limit written the other way": (
+        "agent.limits.max_minutes: {lt: case.minutes_with_customer}"
+    ),
     "with other conditions": """
         all:
           - signals: {contains: abuse}
@@ -333,6 +336,11 @@ QUIET = {
     "no escalation": ("case.threats: {gte: 2}", "route_to: legal"),
     "a count that goes down": ("customer.unresolved_complaints: {gte: 3}", "escalate: supervisor"),
     "an upper bound": ("case.messages: {gte: 3, lt: 5}", "escalate: supervisor"),
+    "an upper bound against a field": (
+        "all: [{agent.limits.max_minutes: {lt: case.minutes_with_customer}},"
+        " {case.minutes_with_customer: {lte: 600}}]",
+        "escalate: supervisor",
+    ),
     "one exact count": ("case.threats: {eq: 2}", "escalate: supervisor"),
     "a count below a limit": ("case.messages: {lt: 3}", "escalate: supervisor"),
 }

@@ -197,3 +197,19 @@ def test_an_expected_escalation_that_did_not_happen_names_what_matched(
         "     expected outcome escalate, got none — no rule escalated or routed; matched: no rule"
         in out
     )
+
+
+def test_a_clean_directory_passes_even_when_strict(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    root = rules_dir(
+        tmp_path,
+        {
+            "rules.yaml": DEMAND_RULE.split("      - id: threats")[0],
+            "tests/demand.yaml": DEMAND_TESTS,
+        },
+    )
+
+    status, out, _ = run(capsys, "lint", "--strict", str(root))
+
+    assert (status, out) == (0, f"0 error(s), 0 warning(s) in {root}\n")

@@ -514,3 +514,24 @@ def test_an_issue_becomes_an_error_finding() -> None:
 
     assert str(finding) == "rules/a.yaml:3: error: rule r, when: unknown field\n    fix: see README"
     assert finding.as_dict()["severity"] == "error"
+
+
+def test_broken_rule_tests_are_errors_and_coverage_is_left_unsaid(tmp_path: Path) -> None:
+    root = directory(
+        tmp_path,
+        rule_yaml("closed", "event.type: {eq: case_closed}"),
+        files={
+            "tests/cases.yaml": """
+                tests:
+                  - name: misspelled rule
+                    event: {type: case_closed}
+                    expect: {fires: [closd]}
+            """
+        },
+    )
+
+    findings = lint_directory(root)
+
+    (error,) = findings
+    assert (error.severity, error.file, error.line) == (ERROR, "rules/tests/cases.yaml", 4)
+    assert 'no rule "closd"; did you mean "closed"?' in error.message

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path as FsPath
@@ -104,42 +105,138 @@ def _build(raw: Any, index: int, file: str, line: int, rule_ids: frozenset[str])
     return RuleTest(spec["name"], file, line, event, snapshot, expect)
 
 
+def _why(decision: Decision, rule_id: str) -> str:
+    return next((m.why for m in decision.matched if m.rule.id == rule_id), "")
+
+
+def _escalations(decision: Decision, targets: Iterable[str] | None = None) -> str:
+    """Say which rule asked for each escalation, and why it matched."""
+    wanted = None if targets is None else set(targets)
+    parts = [
+        f"escalation to {e.to} by rule {e.rule}: {_why(decision, e.rule)}"
+        for e in decision.escalations
+        if wanted is None or e.to in wanted
+    ]
+    parts += [
+        f"escalation to {s.to} by rule {s.rule} held back by its cool-down until "
+        f"{s.until:%Y-%m-%d %H:%M}"
+        for s in decision.suppressed
+        if wanted is None or s.to in wanted
+    ]
+    return "; ".join(parts)
+
+
+def _decided_by(decision: Decision, attribute: str) -> str:
+    """Name the highest-ranked matching rule that set ``route_to`` or ``priority``."""
+    rule = next((m.rule for m in decision.matched if getattr(m.rule.then, attribute)), None)
+    if rule is None:
+        return f"no matching rule sets {attribute}"
+    return f"set by rule {rule.id}: {_why(decision, rule.id)}"
+
+
+def _matched(decision: Decision) -> str:
+    return ", ".join(m.rule.id for m in decision.matched) or "no rule"
+
+
+def _outcome_story(decision: Decision) -> str:
+    if decision.outcome == "escalate":
+        return _escalations(decision)
+    if decision.outcome == "route":
+        return f"route to {decision.route_to} {_decided_by(decision, 'route_to')}"
+    held = _escalations(decision)
+    if held:
+        return held
+    return f"no rule escalated or routed; matched: {_matched(decision)}"
+
+
 def check(test: RuleTest, decision: Decision) -> list[str]:
-    """Return every way the decision differs from what the test expects."""
+    """Return every way the decision differs from what the test expects, with the rules behind it.
+
+    Each failure reads ``expected <field> <value>, got <value> — <which rule, and why>``.
+    """
     expect = test.expect
     matched = [m.rule.id for m in decision.matched]
     found = [s.name for s in decision.signals]
     failures = []
     for rule in expect["fires"]:
         if rule not in matched:
-            failures.append(f"expected {rule} to fire; matched: {matched or 'nothing'}")
+            failures.append(
+                f"expected rule {rule} to fire, but it did not; matched: {_matched(decision)}"
+            )
     for rule in expect["does_not_fire"]:
         if rule in matched:
-            why = next(m.why for m in decision.matched if m.rule.id == rule)
-            failures.append(f"expected {rule} not to fire, but it did: {why}")
+            failures.append(f"expected rule {rule} not to fire, but it did: {_why(decision, rule)}")
     if "outcome" in expect and decision.outcome != expect["outcome"]:
-        failures.append(f"expected outcome {expect['outcome']}, got {decision.outcome}")
+        failures.append(
+            f"expected outcome {expect['outcome']}, got {decision.outcome} — "
+            + _outcome_story(decision)
+        )
     if "escalate_to" in expect:
         got = sorted(e.to for e in decision.escalations)
-        if got != sorted(expect["escalate_to"]):
-            failures.append(f"expected escalations to {sorted(expect['escalate_to'])}, got {got}")
+        wanted = sorted(expect["escalate_to"])
+        if got != wanted:
+            text = f"expected escalate_to {wanted}, got {got}"
+            extra = [t for t in got if t not in wanted]
+            missing = [t for t in wanted if t not in got]
+            details = []
+            if extra:
+                details.append(_escalations(decision, extra))
+            if missing:
+                held = _escalations(decision, missing)
+                details.append(held or f"no rule escalated to {', '.join(missing)}")
+            failures.append(text + " — " + "; ".join(details))
     if "route_to" in expect and decision.route_to != expect["route_to"]:
-        failures.append(f"expected route_to {expect['route_to']}, got {decision.route_to}")
+        failures.append(
+            f"expected route_to {expect['route_to']}, got {decision.route_to} — "
+            + _decided_by(decision, "route_to")
+        )
     if "priority" in expect and decision.priority != expect["priority"]:
-        failures.append(f"expected priority {expect['priority']}, got {decision.priority}")
+        failures.append(
+            f"expected priority {expect['priority']}, got {decision.priority} — "
+            + _decided_by(decision, "priority")
+        )
     for name in expect["signals"]:
         if name not in found:
-            failures.append(f"expected signal {name}; found: {found or 'none'}")
+            failures.append(f"expected signal {name}; found: {', '.join(found) or 'none'}")
     for name in expect["no_signals"]:
         if name in found:
-            evidence = next(s.evidence for s in decision.signals if s.name == name)
-            failures.append(f"expected no {name} signal, but found one in '{evidence}'")
+            signal = next(s for s in decision.signals if s.name == name)
+            failures.append(
+                f"expected no {name} signal, but found one ({signal.language}) "
+                f"in '{signal.evidence}'"
+            )
     return failures
+
+
+@dataclass(frozen=True)
+class Result:
+    """One rule test run: the decision and every way it differs from the expectation."""
+
+    test: RuleTest
+    decision: Decision
+    failures: tuple[str, ...]
+
+    def summary(self) -> str:
+        """Return what the decision showed, in one line."""
+        decision = self.decision
+        escalations = ", ".join(f"{e.to} ({e.mode})" for e in decision.escalations) or "none"
+        signals = ", ".join(f"{s.name} ({s.language})" for s in decision.signals) or "none"
+        return (
+            f"got: outcome {decision.outcome}; escalate_to {escalations}; "
+            f"route_to {decision.route_to}; priority {decision.priority}; "
+            f"matched {_matched(decision)}; signals {signals}"
+        )
+
+
+def execute(policy: Policy, test: RuleTest) -> Result:
+    """Run one rule test against a policy; return the decision and the failures."""
+    evaluation = evaluate(
+        policy, test.snapshot, test.event, case_id="rule-test", now=datetime.now(UTC)
+    )
+    decision = evaluation.decision
+    return Result(test, decision, tuple(check(test, decision)))
 
 
 def run(policy: Policy, test: RuleTest) -> list[str]:
     """Run one rule test against a policy; return its failures."""
-    evaluation = evaluate(
-        policy, test.snapshot, test.event, case_id="rule-test", now=datetime.now(UTC)
-    )
-    return check(test, evaluation.decision)
+    return list(execute(policy, test).failures)

@@ -464,3 +464,31 @@ def check_network(chains: Sequence[tuple[str, Sequence[Lit]]]) -> list[tuple[str
             )
         )
     return problems
+
+
+class Normaliser:
+    """Put conditions in DNF over one set of engine keys, for analyses such as ``lint``.
+
+    Every condition normalised by one instance uses the same key for the same
+    field, so terms of different rules can be compared literal by literal.
+    """
+
+    def __init__(self, ruleset: RuleSet) -> None:
+        self._layout = _Layout(field_types(ruleset))
+
+    def terms(self, cond: Condition, positive: bool = True) -> list[Term]:
+        """Return the satisfiable DNF terms of a condition (or its negation).
+
+        Raise OverflowError past the compiler's bound on terms per rule.
+        """
+        return to_dnf(to_nnf(cond, self._layout, positive), MAX_TERMS_PER_RULE)
+
+    @property
+    def slots(self) -> dict[str, Slot]:
+        """Return the fact slots by field path, as far as conditions have been normalised."""
+        return dict(self._layout.slots)
+
+    @property
+    def features(self) -> tuple[Feature, ...]:
+        """Return the derived booleans, as far as conditions have been normalised."""
+        return tuple(self._layout.features.values())

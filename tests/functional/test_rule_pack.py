@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from service.policy import Policy, build_policy
+from service.ruleset.lint import ERROR, coverage, lint_directory
 from service.ruletests import RuleTest, load_tests, run
 from tests.conftest import RULES
 
@@ -18,13 +19,25 @@ def test_rule_test(case: RuleTest) -> None:
     assert not failures, f"{case.location}: {case.name}\n" + "\n".join(failures)
 
 
+COVERAGE = coverage(POLICY.ruleset.by_id, TESTS)
+
+
 @pytest.mark.parametrize("rule_id", sorted(POLICY.ruleset.by_id))
 def test_every_rule_has_a_test_where_it_fires_and_a_near_miss(rule_id: str) -> None:
-    fires = [t for t in TESTS if rule_id in t.expect["fires"]]
-    misses = [t for t in TESTS if rule_id in t.expect["does_not_fire"]]
+    lacks = COVERAGE.missing.get(rule_id, ())
 
-    assert fires, f"no rule test shows {rule_id} firing"
-    assert misses, f"no rule test shows a near miss for {rule_id}"
+    assert lacks == (), f"{rule_id}: {', '.join(lacks)}"
+
+
+def test_the_pack_lints_without_errors() -> None:
+    findings = lint_directory(RULES)
+
+    assert [str(f) for f in findings if f.severity == ERROR] == []
+    for finding in findings:
+        assert (RULES.parent / finding.file).is_file(), finding
+        assert finding.line >= 1, finding
+        assert finding.hint, finding
+    assert not [f for f in findings if f.kind == "untested"]
 
 
 def test_every_rule_explains_itself(policy: Policy) -> None:

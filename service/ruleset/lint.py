@@ -37,7 +37,7 @@ from service.engine.model import (
     RuleSet,
     Then,
 )
-from service.policy import build_policy
+from service.policy import check
 from service.ruleset import loader
 from service.ruleset.issues import InvalidFiles, Issue, line_of, render_path
 from service.ruleset.yamlsrc import parse
@@ -628,8 +628,9 @@ def lint_directory(root: FsPath) -> list[Finding]:
     """Check and lint a rules directory: every error ``check`` reports and every warning."""
     findings: list[Finding] = []
     try:
-        policy = build_policy(root)
-        ruleset, lexicon, sources = policy.ruleset, policy.detector.lexicon, policy.sources
+        checked = check(root)
+        ruleset, lexicon = checked.loaded.ruleset, checked.loaded.lexicon
+        sources = loader.discover(root)
     except InvalidFiles as exc:
         findings += [Finding.from_issue(issue) for issue in exc.issues]
         try:
@@ -640,7 +641,7 @@ def lint_directory(root: FsPath) -> list[Finding]:
             except InvalidFiles:
                 return findings
             return ordered([*findings, *duplicate_phrases(_lexicon_alone(sources))])
-        ruleset, lexicon, sources = loaded.ruleset, loaded.lexicon, loaded.sources
+        ruleset, lexicon, sources = loaded.ruleset, loaded.lexicon, loader.discover(root)
     tests: list[RuleTest] | None
     try:
         tests = load_tests(root, frozenset(ruleset.by_id))

@@ -38,6 +38,8 @@ def create_app(
     from service.policy import PolicyHolder, utc_now
     from service.store.db import create_engine, migrate
     from service.store.repository import Store
+    from service.webhooks.rules import parse_schedule
+    from service.webhooks.sender import Sender
 
     overrides = dict(config or {})
     instance = overrides.pop("INSTANCE_PATH", None) or os.environ.get("ESCALATION_INSTANCE_PATH")
@@ -75,6 +77,12 @@ def create_app(
         outbox.start(
             app.config["DECISION_LOG_FLUSH_SECONDS"], app.config["DECISION_LOG_RECOVER_SECONDS"]
         )
+    # Created per worker (no --preload), so each worker runs its own sender.
+    sender = Sender(store, parse_schedule(app.config["WEBHOOK_BACKOFF_SECONDS"]), clock=now)
+    app.extensions["webhook_sender"] = sender
+    if app.config["WEBHOOK_SEND_SECONDS"] > 0:
+        # No atexit hook: a send cut short by exit is sent again when its lease ends.
+        sender.start(app.config["WEBHOOK_SEND_SECONDS"])
     guard = Guard(
         window=timedelta(days=app.config["GUARD_WINDOW_DAYS"]),
         max_events=app.config["GUARD_MAX_EVENTS"],

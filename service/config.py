@@ -32,6 +32,8 @@ ENVIRONMENT: dict[str, tuple[str, Any]] = {
     "GUARD_WINDOW_DAYS": ("ESCALATION_GUARD_WINDOW_DAYS", float),
     "GUARD_MAX_EVENTS": ("ESCALATION_GUARD_MAX_EVENTS", int),
     "GUARD_MARGIN_POINTS": ("ESCALATION_GUARD_MARGIN_POINTS", float),
+    "WEBHOOK_SEND_SECONDS": ("ESCALATION_WEBHOOK_SEND_SECONDS", float),
+    "WEBHOOK_BACKOFF_SECONDS": ("ESCALATION_WEBHOOK_BACKOFF_SECONDS", str),
 }
 
 
@@ -67,6 +69,10 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "GUARD_WINDOW_DAYS": 7.0,
         "GUARD_MAX_EVENTS": 10_000,
         "GUARD_MARGIN_POINTS": 5.0,
+        # Each worker's webhook sender looks for due deliveries this often (0: no sender).
+        "WEBHOOK_SEND_SECONDS": 1.0,
+        # Waits before each attempt of a webhook delivery (Standard Webhooks: about a day).
+        "WEBHOOK_BACKOFF_SECONDS": "0,5,300,1800,7200,18000,36000,36000",
     }
 
 

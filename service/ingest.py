@@ -20,7 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from schemas.api import DecisionV1Schema
-from service import decide
+from service import decide, webhooks
 from service.cases.model import AgentProfile, CustomerState, Event, Snapshot
 from service.policy import Policy
 from service.store import repository as repo
@@ -146,6 +146,13 @@ def _once(
         repo.save_case(conn, evaluation.after.case, customer_id, case.event_count + 1, now)
         if customer_id is not None:
             repo.save_customer(conn, after_customer, escalations, now)
+        # In this transaction: the decision is stored and queued for webhooks, or neither.
+        webhooks.queue_decision(
+            conn,
+            {**decision_json, "customer_id": customer_id, "received_at": now.isoformat()},
+            time_driven=False,
+            now=now,
+        )
     return Ingested(decision_json, False, seq, customer_id)
 
 

@@ -40,6 +40,7 @@ def app(tmp_path: Path, policy: Policy) -> Iterator[Flask]:
     yield application
     services = application.extensions["escalation"]
     services.policies.stop()
+    application.extensions["webhook_sender"].stop()
     services.decision_log.close()
     services.store.engine.dispose()
 

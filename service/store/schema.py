@@ -122,3 +122,46 @@ rule_state = sa.Table(
     sa.Column("activated_at", TIMESTAMP, nullable=False),
     sa.Column("last_failure", JSON, nullable=True),
 )
+
+# Webhook endpoints: where decisions are pushed.  ``seq`` names one
+# registration internally, so deliveries of a deleted endpoint never show up
+# under a new endpoint of the same id.
+webhook_endpoints = sa.Table(
+    "webhook_endpoints",
+    metadata,
+    sa.Column("seq", sa.Integer, sa.Identity(), primary_key=True),
+    sa.Column("id", sa.String(200), nullable=False, unique=True),
+    sa.Column("url", sa.String(2000), nullable=False),
+    sa.Column("secret", sa.String(200), nullable=False),
+    sa.Column("events", sa.String(20), nullable=False),
+    sa.Column("enabled", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("disabled_reason", sa.String(200), nullable=True),
+    sa.Column("disabled_at", TIMESTAMP, nullable=True),
+    sa.Column("created_at", TIMESTAMP, nullable=False),
+    sa.Column("updated_at", TIMESTAMP, nullable=False),
+)
+
+# The webhook outbox: one row per decision and endpoint, written in the
+# decision's transaction and worked off by every worker's sender.
+webhook_deliveries = sa.Table(
+    "webhook_deliveries",
+    metadata,
+    sa.Column("seq", sa.Integer, sa.Identity(), primary_key=True),
+    sa.Column("delivery_id", sa.String(36), nullable=False, unique=True),
+    sa.Column("endpoint_seq", sa.Integer, nullable=False),
+    sa.Column("decision_id", sa.String(36), nullable=False),
+    sa.Column("type", sa.String(30), nullable=False),
+    sa.Column("payload", JSON, nullable=False),
+    sa.Column("status", sa.String(12), nullable=False),
+    # Every attempt: {at, status_code, error, duration_ms}.
+    sa.Column("attempts", JSON, nullable=False),
+    # Attempts since the delivery was (re)queued: the position in the backoff schedule.
+    sa.Column("round_attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", TIMESTAMP, nullable=True),
+    # Set while a sender holds the delivery; past it, another sender may take it again.
+    sa.Column("lease_until", TIMESTAMP, nullable=True),
+    sa.Column("created_at", TIMESTAMP, nullable=False),
+    sa.Column("updated_at", TIMESTAMP, nullable=False),
+    sa.Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+    sa.Index("ix_webhook_deliveries_endpoint_seq", "endpoint_seq", "seq"),
+)

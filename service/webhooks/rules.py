@@ -1,0 +1,135 @@
+"""Pure webhook rules: what a valid endpoint is, which decisions it gets, when to retry.
+
+Signing and payloads follow the Standard Webhooks specification
+(https://www.standardwebhooks.com): the ``webhook-id`` header is the
+decision id, the same on every attempt, so a receiver can drop repeats.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import secrets
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from standardwebhooks import Webhook
+
+EVENT_FILTERS = ("all", "escalations", "time_driven")
+CREATED, TIME_DRIVEN = "decision.created", "decision.time_driven"
+SECRET_PREFIX = "whsec_"
+SECRET_BYTES = (24, 64)
+MAX_URL = 2000
+DAY = 24 * 3600.0
+# The Standard Webhooks schedule: the wait before each attempt (about a day in all).
+DEFAULT_SCHEDULE = (0.0, 5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
+
+
+def url_problem(url: str) -> str | None:
+    """Return why ``url`` cannot receive webhooks, or None when it can."""
+    if len(url) > MAX_URL:
+        return f"must be at most {MAX_URL} characters"
+    if any(c.isspace() or ord(c) < 0x20 for c in url):
+        return "must not contain spaces or control characters"
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # raises ValueError for a port that is not a number in range
+    except ValueError:
+        return "is not a valid URL"
+    del port
+    if parts.scheme not in ("http", "https"):
+        return "must be an http or https URL"
+    if parts.username is not None or parts.password is not None:
+        return "must not carry credentials; the requests are signed with the secret instead"
+    if not parts.hostname:
+        return "must name a host"
+    return None
+
+
+def secret_problem(secret: str) -> str | None:
+    """Return why ``secret`` is not a Standard Webhooks secret (whsec_<base64>), or None."""
+    if not secret.startswith(SECRET_PREFIX):
+        return f'must start with "{SECRET_PREFIX}" followed by base64'
+    try:
+        key = base64.b64decode(secret[len(SECRET_PREFIX) :], validate=True)
+    except (binascii.Error, ValueError):
+        return f'must be "{SECRET_PREFIX}" followed by valid base64'
+    low, high = SECRET_BYTES
+    if not low <= len(key) <= high:
+        return f"must encode {low} to {high} bytes, not {len(key)}"
+    return None
+
+
+def new_secret() -> str:
+    """Return a fresh random secret in the Standard Webhooks form."""
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode("ascii")
+
+
+def wants(events: str, decision: Mapping[str, Any], *, time_driven: bool) -> bool:
+    """Tell whether an endpoint with this event filter gets this decision."""
+    if events == "escalations":
+        return decision.get("outcome") == "escalate"
+    if events == "time_driven":
+        return time_driven
+    return True
+
+
+def body(kind: str, decision: Mapping[str, Any], queued_at: datetime) -> bytes:
+    """Return the request body: the message type, when it was queued, and the decision."""
+    message = {"type": kind, "timestamp": queued_at.astimezone(UTC).isoformat(), "data": decision}
+    return json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def headers(secret: str, message_id: str, sent_at: datetime, payload: bytes) -> dict[str, str]:
+    """Return the Standard Webhooks headers that sign ``payload`` for one attempt."""
+    signature = Webhook(secret).sign(message_id, sent_at, payload.decode("utf-8"))
+    return {
+        "webhook-id": message_id,
+        "webhook-timestamp": str(int(sent_at.timestamp())),
+        "webhook-signature": signature,
+        "content-type": "application/json",
+    }
+
+
+def parse_schedule(text: str) -> tuple[float, ...]:
+    """Parse a comma list of waits in seconds; raise ValueError when it is not one."""
+    waits = tuple(float(part) for part in text.split(",") if part.strip())
+    if not waits or any(w < 0 or w != w for w in waits):
+        raise ValueError(f"expected a comma list of seconds, not {text!r}")
+    return waits
+
+
+def parse_retry_after(value: str | None, now: datetime) -> float | None:
+    """Return the seconds a Retry-After header asks to wait (seconds or HTTP date), or None."""
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - now).total_seconds())
+
+
+def next_wait(
+    schedule: tuple[float, ...], attempts: int, retry_after: float | None = None
+) -> float | None:
+    """Return the wait before the next attempt after ``attempts`` failed ones, or None: give up.
+
+    A Retry-After longer than the schedule's next wait is honoured, up to twice
+    that wait and never past a day.
+    """
+    if attempts >= len(schedule):
+        return None
+    wait = schedule[attempts]
+    if retry_after is None:
+        return wait
+    return max(wait, min(retry_after, wait * 2, DAY))

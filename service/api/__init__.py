@@ -7,7 +7,7 @@ from flask import Flask
 
 def register_blueprints(app: Flask) -> None:
     """Attach every blueprint of the API."""
-    from service.api import agents, cases, decisions, evaluate, health, openapi, rules
+    from service.api import agents, cases, decisions, evaluate, health, openapi, rules, webhooks
 
-    for module in (evaluate, cases, agents, decisions, rules, health, openapi):
+    for module in (evaluate, cases, agents, decisions, rules, webhooks, health, openapi):
         app.register_blueprint(module.bp)

@@ -10,6 +10,7 @@ from flask import Blueprint, current_app
 
 from schemas import activation
 from schemas import api as wire
+from schemas import webhooks as hooks
 
 bp = Blueprint("openapi", __name__)
 
@@ -327,3 +328,103 @@ def openapi() -> dict[str, Any]:
     """Return the OpenAPI document."""
     document: dict[str, Any] = current_app.extensions["openapi"]
     return document
+
+
+# Webhooks (docs/webhooks.md).
+SCHEMAS.update(
+    {
+        "WebhookRequestV1": hooks.WebhookRequestV1Schema,
+        "WebhookV1": hooks.WebhookV1Schema,
+        "WebhookCreatedV1": hooks.WebhookCreatedV1Schema,
+        "WebhookListV1": hooks.WebhookListV1Schema,
+        "DeliveryV1": hooks.DeliveryV1Schema,
+        "DeliveryPageV1": hooks.DeliveryPageV1Schema,
+    }
+)
+_WEBHOOK_ID = _path_param("webhook_id", "The endpoint's id, chosen by the caller.")
+PATHS.update(
+    {
+        "/v1/webhooks": {
+            "get": {
+                "summary": "Every registered webhook endpoint, without secrets.",
+                "operationId": "listWebhooks",
+                "responses": {
+                    "200": {"description": "The endpoints.", "content": _json("WebhookListV1")}
+                },
+            }
+        },
+        "/v1/webhooks/{webhook_id}": {
+            "put": {
+                "summary": "Register or replace an endpoint that receives decisions.",
+                "description": (
+                    "Decisions are POSTed to `url`, signed after the Standard Webhooks "
+                    "specification (headers webhook-id = the decision id, webhook-timestamp, "
+                    "webhook-signature) with the endpoint's secret. Without `secret`, creation "
+                    "generates one and returns it in this 201 answer only; replacing keeps the "
+                    "secret unless a new one is sent, and re-enables a disabled endpoint. Body: "
+                    '`{"type": "decision.created" | "decision.time_driven", "timestamp", '
+                    '"data": <the decision as GET /v1/decisions shows it>}`. Failed attempts '
+                    "are retried for about a day; a 410 answer disables the endpoint."
+                ),
+                "operationId": "putWebhook",
+                "parameters": [_WEBHOOK_ID],
+                "requestBody": {"required": True, "content": _json("WebhookRequestV1")},
+                "responses": {
+                    "201": {
+                        "description": "Created; `secret` present when it was generated.",
+                        "content": _json("WebhookCreatedV1"),
+                    },
+                    "200": {"description": "Replaced.", "content": _json("WebhookCreatedV1")},
+                    **BAD_INPUT,
+                },
+            },
+            "get": {
+                "summary": "An endpoint, without its secret; whether it is enabled and why not.",
+                "operationId": "getWebhook",
+                "parameters": [_WEBHOOK_ID],
+                "responses": {
+                    "200": {"description": "The endpoint.", "content": _json("WebhookV1")},
+                    "404": _problem("webhook_not_found."),
+                },
+            },
+            "delete": {
+                "summary": "Remove an endpoint; its pending deliveries are cancelled.",
+                "operationId": "deleteWebhook",
+                "parameters": [_WEBHOOK_ID],
+                "responses": {
+                    "204": {"description": "Removed."},
+                    "404": _problem("webhook_not_found."),
+                },
+            },
+        },
+        "/v1/webhooks/{webhook_id}/deliveries": {
+            "get": {
+                "summary": "An endpoint's deliveries, newest first, with every attempt.",
+                "operationId": "listWebhookDeliveries",
+                "parameters": [
+                    _WEBHOOK_ID,
+                    _query("status", "string", "pending, delivered, failed or cancelled."),
+                    _query("before", "integer", "Cursor: next_before of the previous page."),
+                    _query("limit", "integer", "Page size, 1-200 (default 50)."),
+                ],
+                "responses": {
+                    "200": {"description": "A page.", "content": _json("DeliveryPageV1")},
+                    "404": _problem("webhook_not_found."),
+                    "422": BAD_INPUT["422"],
+                },
+            }
+        },
+        "/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver": {
+            "post": {
+                "summary": "Queue a delivery once more, due now, with the same webhook-id.",
+                "operationId": "redeliverWebhook",
+                "parameters": [_WEBHOOK_ID, _path_param("delivery_id", "The delivery's id.")],
+                "responses": {
+                    "202": {"description": "Queued.", "content": _json("DeliveryV1")},
+                    "404": _problem("webhook_not_found or delivery_not_found."),
+                    "409": _problem("webhook_disabled: PUT the endpoint again to enable it."),
+                },
+            }
+        },
+    }
+)

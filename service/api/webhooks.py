@@ -1,0 +1,147 @@
+"""Webhooks: register endpoints, list their deliveries, redeliver one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, request
+
+from schemas.webhooks import (
+    DeliveryPageV1Schema,
+    DeliveryQueryV1Schema,
+    DeliveryV1Schema,
+    WebhookCreatedV1Schema,
+    WebhookListV1Schema,
+    WebhookRequestV1Schema,
+    WebhookV1Schema,
+)
+from service.api import body
+from service.api.context import services
+from service.api.errors import ApiError
+from service.store import webhooks as db
+from service.webhooks import outbox, rules
+
+bp = Blueprint("webhooks", __name__)
+
+
+def _not_found(webhook_id: str) -> ApiError:
+    return ApiError(404, "webhook_not_found", "No such webhook", f"no webhook {webhook_id}")
+
+
+def _delivery(delivery: db.Delivery, webhook_id: str) -> dict[str, Any]:
+    dumped: dict[str, Any] = DeliveryV1Schema().dump(
+        {**delivery.__dict__, "webhook_id": webhook_id}
+    )
+    return dumped
+
+
+@bp.put("/v1/webhooks/<webhook_id>")
+def put_webhook(webhook_id: str) -> tuple[dict[str, Any], int]:
+    """Register or replace an endpoint; a generated secret is returned this once."""
+    webhook_id = body.path_id("webhook_id", webhook_id)
+    data = body.load(WebhookRequestV1Schema())
+    store = services().store
+    with store.write() as conn:
+        existing = db.get_endpoint(conn, webhook_id)
+        generated = rules.new_secret() if existing is None and "secret" not in data else None
+        endpoint, created = db.put_endpoint(
+            conn,
+            webhook_id,
+            data["url"],
+            data.get("secret") or generated,
+            data["events"],
+            services().clock(),
+        )
+    outbox.forget(store.engine)
+    answer: dict[str, Any] = WebhookCreatedV1Schema().dump(
+        {**endpoint.__dict__, **({"secret": generated} if generated else {})}
+    )
+    return answer, 201 if created else 200
+
+
+@bp.get("/v1/webhooks/<webhook_id>")
+def get_webhook(webhook_id: str) -> dict[str, Any]:
+    """Return an endpoint, without its secret."""
+    with services().store.read() as conn:
+        endpoint = db.get_endpoint(conn, body.path_id("webhook_id", webhook_id))
+    if endpoint is None:
+        raise _not_found(webhook_id)
+    dumped: dict[str, Any] = WebhookV1Schema().dump(endpoint)
+    return dumped
+
+
+@bp.delete("/v1/webhooks/<webhook_id>")
+def delete_webhook(webhook_id: str) -> tuple[str, int]:
+    """Remove an endpoint; its pending deliveries are cancelled."""
+    store = services().store
+    with store.write() as conn:
+        found = db.delete_endpoint(conn, body.path_id("webhook_id", webhook_id), services().clock())
+    if not found:
+        raise _not_found(webhook_id)
+    outbox.forget(store.engine)
+    return "", 204
+
+
+@bp.get("/v1/webhooks")
+def list_webhooks() -> dict[str, Any]:
+    """Return every registered endpoint, without secrets."""
+    with services().store.read() as conn:
+        endpoints = db.list_endpoints(conn)
+    dumped: dict[str, Any] = WebhookListV1Schema().dump({"webhooks": endpoints})
+    return dumped
+
+
+@bp.get("/v1/webhooks/<webhook_id>/deliveries")
+def list_deliveries(webhook_id: str) -> dict[str, Any]:
+    """Return an endpoint's deliveries, newest first, with every attempt."""
+    webhook_id = body.path_id("webhook_id", webhook_id)
+    query = body.validate(DeliveryQueryV1Schema(), request.args.to_dict())
+    with services().store.read() as conn:
+        endpoint = db.get_endpoint(conn, webhook_id)
+        if endpoint is None:
+            raise _not_found(webhook_id)
+        found = db.list_deliveries(
+            conn,
+            endpoint.seq,
+            status=query.get("status"),
+            before=query.get("before"),
+            limit=query["limit"],
+        )
+    page: dict[str, Any] = DeliveryPageV1Schema().dump(
+        {
+            "deliveries": [{**d.__dict__, "webhook_id": webhook_id} for d in found],
+            "next_before": found[-1].seq if len(found) == query["limit"] else None,
+        }
+    )
+    return page
+
+
+@bp.post("/v1/webhooks/<webhook_id>/deliveries/<delivery_id>/redeliver")
+def redeliver(webhook_id: str, delivery_id: str) -> tuple[dict[str, Any], int]:
+    """Queue a delivery once more, due now, with the same webhook-id."""
+    webhook_id = body.path_id("webhook_id", webhook_id)
+    delivery_id = body.path_id("delivery_id", delivery_id)
+    with services().store.write() as conn:
+        endpoint = db.get_endpoint(conn, webhook_id)
+        if endpoint is None:
+            raise _not_found(webhook_id)
+        if not endpoint.enabled:
+            raise ApiError(
+                409,
+                "webhook_disabled",
+                "The webhook is disabled",
+                f"webhook {webhook_id} is disabled ({endpoint.disabled_reason}); "
+                "PUT it again to enable it",
+            )
+        delivery = db.get_delivery(conn, endpoint.seq, delivery_id)
+        if delivery is None:
+            raise ApiError(
+                404,
+                "delivery_not_found",
+                "No such delivery",
+                f"webhook {webhook_id} has no delivery {delivery_id}",
+            )
+        db.requeue(conn, delivery.seq, services().clock())
+        delivery = db.get_delivery(conn, endpoint.seq, delivery_id)
+    assert delivery is not None
+    return _delivery(delivery, webhook_id), 202

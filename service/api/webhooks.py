@@ -53,9 +53,10 @@ def put_webhook(webhook_id: str) -> tuple[dict[str, Any], int]:
             services().clock(),
         )
     outbox.forget(store.engine)
-    answer: dict[str, Any] = WebhookCreatedV1Schema().dump(
-        {**endpoint.__dict__, **({"secret": generated} if generated else {})}
-    )
+    shown = {k: v for k, v in endpoint.__dict__.items() if k != "secret"}
+    if generated:
+        shown["secret"] = generated  # the only time it is shown
+    answer: dict[str, Any] = WebhookCreatedV1Schema().dump(shown)
     return answer, 201 if created else 200
 
 

@@ -139,6 +139,8 @@ webhook_endpoints = sa.Table(
     sa.Column("disabled_at", TIMESTAMP, nullable=True),
     sa.Column("created_at", TIMESTAMP, nullable=False),
     sa.Column("updated_at", TIMESTAMP, nullable=False),
+    # Never reuse a number: deliveries of a deleted endpoint stay apart.
+    sqlite_autoincrement=True,
 )
 
 # The webhook outbox: one row per decision and endpoint, written in the

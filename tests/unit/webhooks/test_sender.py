@@ -249,3 +249,16 @@ def test_two_senders_on_one_database_send_each_delivery_once(
     ids = [r.headers["webhook-id"] for r in receiver.received]
     assert sorted(ids) == sorted(expected)
     assert {json.loads(r.body)["data"]["decision_id"] for r in receiver.received} == expected
+
+
+def test_deleting_an_endpoint_cancels_its_pending_deliveries(store: Store) -> None:
+    endpoint = register(store, "http://127.0.0.1:1/a")
+    decide(store)
+
+    with store.write() as conn:
+        assert db.delete_endpoint(conn, endpoint.id, _now())
+    again = register(store, "http://127.0.0.1:1/a")
+
+    assert again.seq != endpoint.seq
+    assert [d.status for d in deliveries(store, endpoint)] == ["cancelled"]
+    assert deliveries(store, again) == []

@@ -33,6 +33,8 @@ def upgrade() -> None:
         sa.Column("disabled_at", TIMESTAMP, nullable=True),
         sa.Column("created_at", TIMESTAMP, nullable=False),
         sa.Column("updated_at", TIMESTAMP, nullable=False),
+        # Never reuse a number: deliveries of a deleted endpoint stay apart.
+        sqlite_autoincrement=True,
     )
     op.create_table(
         "webhook_deliveries",

@@ -9,10 +9,10 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from service.cli import check, migrate, ruletest
+from service.cli import check, migrate, replay, ruletest
 
 # Each module: register(subparsers) -> None, setting ``func`` on its parser.
-COMMANDS = (check, ruletest, migrate)
+COMMANDS = (check, ruletest, migrate, replay)
 
 
 def build_parser() -> argparse.ArgumentParser:

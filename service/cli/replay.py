@@ -82,7 +82,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--limit", type=positive, metavar="N", help="only the N most recent events of the window"
     )
-    parser.add_argument("--database", help="database URL (default: DATABASE_URL, else SQLite)")
+    parser.add_argument(
+        "--database", metavar="URL", help="database URL (default: DATABASE_URL, else SQLite)"
+    )
     parser.add_argument("--json", action="store_true", help="print the report as one JSON object")
     parser.set_defaults(func=run)
 

@@ -209,7 +209,7 @@ def measure(
     total = report.events + report.skipped
     rate_before, rate_after = report.escalation_rate
     print(
-        f"{name:<44} {total:>8,} events  {wall:6.1f} s  {total / wall:>8,.0f} events/s  "
+        f"{name:<50} {total:>8,} events  {wall:6.1f} s  {total / wall:>8,.0f} events/s  "
         f"changed {report.changed:>6,}  escalation {rate_before:.1%} -> {rate_after:.1%}"
     )
     if profiler:

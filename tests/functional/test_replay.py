@@ -409,3 +409,18 @@ def test_the_cli_says_when_the_database_records_no_states(
 
     assert status == 1
     assert "escalation migrate" in capsys.readouterr().err
+
+
+def test_examples_are_the_first_changes_in_stored_order(
+    store: Store, history: list[tuple[str, dict[str, Any]]], tmp_path: Path
+) -> None:
+    candidate = _raised_hostility(tmp_path)
+    with store.read() as conn:
+        full = replay(repo.events_for_replay(conn), candidate)
+    with store.read() as conn:
+        short = replay(repo.events_for_replay(conn), candidate, examples=3)
+
+    assert full.changed > 3
+    assert short.changed == full.changed
+    assert short.examples == full.examples[:3]
+    assert [c.seq for c in full.examples] == sorted(c.seq for c in full.examples)

@@ -71,7 +71,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             try:
                 if requests.get(f"{base}/readyz", timeout=1).ok:
                     break
-            except requests.ConnectionError:
+            except requests.RequestException:
+                # gunicorn accepts connections before a worker can answer: a read times out.
                 time.sleep(0.2)
         else:
             raise AssertionError("the server did not start")

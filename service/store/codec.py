@@ -121,26 +121,26 @@ def snapshot_to_json(snapshot: Snapshot) -> dict[str, Any]:
 
 
 def snapshot_from_json(data: Mapping[str, Any]) -> Snapshot:
-    """Rebuild the state an event was decided from."""
-    case = data["case"]
-    customer = data["customer"]
-    agent = data["agent"]
+    """Rebuild the state an event was decided from; missing keys take defaults, as for cases."""
+    case = data.get("case") or {}
+    customer = data.get("customer") or {}
+    agent = data.get("agent") or {}
     limits = agent.get("limits")
     return Snapshot(
         case=case_from_json(case.get("case_id"), case),
         customer=CustomerState(
             id=customer.get("id"),
-            tier=customer["tier"],
-            flags=tuple(customer["flags"]),
-            flag_reasons=dict(customer["flag_reasons"]),
-            unresolved_complaints=customer["unresolved_complaints"],
-            escalations_30d=customer["escalations_30d"],
-            unresolved_complaint_refs=refs_from_json(customer["complaint_refs"]),
+            tier=customer.get("tier", "standard"),
+            flags=tuple(customer.get("flags", ())),
+            flag_reasons=dict(customer.get("flag_reasons", {})),
+            unresolved_complaints=customer.get("unresolved_complaints", 0),
+            escalations_30d=customer.get("escalations_30d", 0),
+            unresolved_complaint_refs=refs_from_json(customer.get("complaint_refs", [])),
         ),
         agent=AgentProfile(
             id=agent.get("id"),
             limits=None if limits is None else AgentLimits(**limits),
-            skills=tuple(agent["skills"]),
+            skills=tuple(agent.get("skills", ())),
         ),
     )
 

@@ -129,3 +129,10 @@ def test_a_stored_event_body_reads_as_the_api_read_it() -> None:
     schema = EventV1Schema()
     for body in WIRE:
         assert event_from_json(body) == schema.load(body), body["event_id"]
+
+
+def test_a_snapshot_missing_keys_reads_as_the_defaults() -> None:
+    assert snapshot_from_json({}) == Snapshot()
+    assert snapshot_from_json({"case": {"case_id": "C-1"}, "customer": {"id": "cus-1"}}) == Snapshot(
+        case=CaseState(case_id="C-1"), customer=CustomerState(id="cus-1")
+    )

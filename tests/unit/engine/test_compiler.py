@@ -113,6 +113,7 @@ def test_too_many_different_conditions_at_one_point_are_refused() -> None:
         compile_ruleset(ruleset(*rules))
 
 
+@pytest.mark.slow
 def test_unchecked_the_engine_cannot_take_that_many_siblings() -> None:
     # Without the check durable either refuses the ruleset (error 106) or, in its
     # lookup of a full table, never returns: the child process must not succeed.

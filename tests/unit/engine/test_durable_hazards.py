@@ -208,7 +208,6 @@ def test_exists_false_never_loops() -> None:
         engine = DurableEngine(compiled)
         print(sorted(engine.match({"case.hostility": 2})))
         """,
-        timeout=30,
     )
     assert out.strip() == "['hot', 'no-channel']"
 

@@ -31,7 +31,7 @@ def create_app(
     """
     # Imported here so that importing the domain modules never imports Flask.
     from service import config as settings
-    from service.activation import Guard
+    from service.activation import Guard, replayer_for
     from service.api import context, errors, register_blueprints
     from service.api.openapi import build_spec
     from service.decision_log import DecisionLog, Outbox
@@ -97,7 +97,7 @@ def create_app(
             outbox=outbox,
             clock=now,
             guard=guard,
-            replayer=None,
+            replayer=replayer_for(store),
         ),
     )
     errors.init_app(app)

@@ -16,9 +16,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from service.policy import Policy, PolicyHolder
+from service.replay import replay_window
 from service.ruleset.bundle import Bundle
 from service.ruleset.issues import InvalidFiles, Issue
 from service.store import rules as rules_store
+from service.store.repository import Store
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +49,16 @@ class GuardRefused(Exception):
             f"{guard.margin * 100:g} percentage points"
         )
         self.summary = dict(summary)
+
+
+def replayer_for(store: Store) -> Replayer:
+    """Return the guard's replay: the newest events since a time, candidate against baseline."""
+
+    def run(candidate: Policy, baseline: Policy, since: datetime, limit: int) -> dict[str, Any]:
+        report = replay_window(store, candidate, baseline, since=since, limit=limit)
+        return report.as_dict()
+
+    return run
 
 
 class UnknownRevision(LookupError):

@@ -23,6 +23,7 @@ from schemas.api import DecisionV1Schema
 from service import decide, webhooks
 from service.cases.model import AgentProfile, CustomerState, Event, Snapshot
 from service.policy import Policy
+from service.store import codec
 from service.store import repository as repo
 from service.store.repository import Store
 
@@ -140,6 +141,8 @@ def _once(
                 "customer_id": customer_id,
                 "rules_revision": decision.rules_revision,
                 "caller": caller,
+                # What replay re-decides the event from (docs/replay.md).
+                "snapshot": codec.snapshot_to_json(snapshot),
             },
             sorted({m.rule.id for m in decision.matched}),
         )

@@ -1,12 +1,22 @@
-"""Turn case and customer state into JSON columns and back."""
+"""Turn case, customer and agent state, snapshots and stored events into JSON and back."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import fields
 from datetime import UTC, datetime
 from typing import Any
 
-from service.cases.model import CaseState, ComplaintRef, CustomerState, Escalated
+from service.cases.model import (
+    AgentProfile,
+    CaseState,
+    ComplaintRef,
+    CustomerState,
+    Escalated,
+    Event,
+    Snapshot,
+)
+from service.engine.model import AgentLimits
 
 _SCALARS = tuple(
     f.name
@@ -42,7 +52,7 @@ def case_to_json(state: CaseState) -> dict[str, Any]:
     return data
 
 
-def case_from_json(case_id: str, data: dict[str, Any]) -> CaseState:
+def case_from_json(case_id: str | None, data: Mapping[str, Any]) -> CaseState:
     """Rebuild a case's aggregates; unknown keys are ignored, missing ones take defaults."""
     values = {name: data[name] for name in _SCALARS if name in data}
     last = data.get("last_event_at")
@@ -78,4 +88,78 @@ def customer_from_row(row: Any, escalations_30d: int) -> CustomerState:
         unresolved_complaints=row.unresolved_complaints,
         escalations_30d=escalations_30d,
         unresolved_complaint_refs=refs_from_json(row.complaint_refs),
+    )
+
+
+def snapshot_to_json(snapshot: Snapshot) -> dict[str, Any]:
+    """Serialise the state an event is decided from: case, customer and agent."""
+    case, customer, agent = snapshot.case, snapshot.customer, snapshot.agent
+    limits = agent.limits
+    return {
+        "case": {"case_id": case.case_id, **case_to_json(case)},
+        "customer": {
+            "id": customer.id,
+            "tier": customer.tier,
+            "flags": list(customer.flags),
+            "flag_reasons": dict(customer.flag_reasons),
+            "unresolved_complaints": customer.unresolved_complaints,
+            "escalations_30d": customer.escalations_30d,
+            "complaint_refs": refs_to_json(customer.unresolved_complaint_refs),
+        },
+        "agent": {
+            "id": agent.id,
+            "limits": None
+            if limits is None
+            else {
+                "max_complexity": limits.max_complexity,
+                "max_hostility": limits.max_hostility,
+                "max_minutes": limits.max_minutes,
+            },
+            "skills": list(agent.skills),
+        },
+    }
+
+
+def snapshot_from_json(data: Mapping[str, Any]) -> Snapshot:
+    """Rebuild the state an event was decided from; missing keys take defaults, as for cases."""
+    case = data.get("case") or {}
+    customer = data.get("customer") or {}
+    agent = data.get("agent") or {}
+    limits = agent.get("limits")
+    return Snapshot(
+        case=case_from_json(case.get("case_id"), case),
+        customer=CustomerState(
+            id=customer.get("id"),
+            tier=customer.get("tier", "standard"),
+            flags=tuple(customer.get("flags", ())),
+            flag_reasons=dict(customer.get("flag_reasons", {})),
+            unresolved_complaints=customer.get("unresolved_complaints", 0),
+            escalations_30d=customer.get("escalations_30d", 0),
+            unresolved_complaint_refs=refs_from_json(customer.get("complaint_refs", [])),
+        ),
+        agent=AgentProfile(
+            id=agent.get("id"),
+            limits=None if limits is None else AgentLimits(**limits),
+            skills=tuple(agent.get("skills", ())),
+        ),
+    )
+
+
+def event_from_json(body: Mapping[str, Any]) -> Event:
+    """Rebuild an event from its stored body, which EventV1Schema accepted when it arrived."""
+    customer = body.get("customer") or {}
+    return Event(
+        event_id=body["event_id"],
+        type=body["type"],
+        # The same reading as the API's: a trailing Z is UTC; every stored stamp has a zone.
+        occurred_at=datetime.fromisoformat(
+            body["occurred_at"].replace("Z", "+00:00").replace("z", "+00:00")
+        ).astimezone(UTC),
+        channel=body.get("channel"),
+        customer_id=customer.get("id"),
+        customer_tier=customer.get("tier"),
+        agent_id=(body.get("agent") or {}).get("id"),
+        text=body.get("text"),
+        language=body.get("language"),
+        attributes=dict(body.get("attributes") or {}),
     )

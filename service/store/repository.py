@@ -9,7 +9,7 @@ from __future__ import annotations
 import fcntl
 import os
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -19,7 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from service.cases.model import AgentProfile, CaseState, CustomerState
+from service.cases.model import AgentProfile, CaseState, CustomerState, Event, Snapshot
 from service.engine.model import AgentLimits
 from service.store import codec
 from service.store.schema import agents, cases, customers, decision_rules, events
@@ -413,3 +413,106 @@ def case_consistency(conn: sa.Connection, case_id: str) -> tuple[int, int]:
         sa.select(cases.c.event_count).where(cases.c.case_id == case_id)
     ).scalar_one()
     return int(stored), int(count)
+
+
+@dataclass(frozen=True)
+class StoredForReplay:
+    """A stored event with what replay reads: the event, the state before it, its decision.
+
+    ``snapshot`` is None for events stored before the state was recorded.
+    """
+
+    seq: int
+    case_id: str
+    event_id: str
+    occurred_at: datetime
+    received_at: datetime
+    rules_revision: str
+    event: Event
+    snapshot: Snapshot | None
+    decision: Mapping[str, Any]
+
+
+_REPLAY_COLUMNS = (
+    events.c.seq,
+    events.c.case_id,
+    events.c.event_id,
+    events.c.occurred_at,
+    events.c.received_at,
+    events.c.rules_revision,
+    events.c.event,
+    events.c.snapshot,
+    events.c.decision,
+)
+# Rows fetched from the database at a time: memory stays flat however long the window.
+REPLAY_BATCH = 1000
+
+
+def _in_window(select: Any, since: datetime | None, until: datetime | None) -> Any:
+    if since is not None:
+        select = select.where(events.c.received_at >= since)
+    if until is not None:
+        select = select.where(events.c.received_at < until)
+    return select
+
+
+def _first_of_window(
+    conn: sa.Connection, since: datetime | None, until: datetime | None, limit: int
+) -> int | None:
+    """Return the sequence number of the oldest of the ``limit`` newest events in the window."""
+    newest = _in_window(sa.select(events.c.seq), since, until).order_by(events.c.seq.desc())
+    first: int | None = conn.execute(newest.offset(limit - 1).limit(1)).scalar()
+    return first
+
+
+def count_for_replay(
+    conn: sa.Connection,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int | None = None,
+) -> int:
+    """Return how many events ``events_for_replay`` yields for the same window."""
+    query = _in_window(sa.select(sa.func.count()).select_from(events), since, until)
+    total = int(conn.execute(query).scalar_one())
+    return total if limit is None else max(0, min(total, limit))
+
+
+def events_for_replay(
+    conn: sa.Connection,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int | None = None,
+) -> Iterator[StoredForReplay]:
+    """Yield the newest ``limit`` events received in [since, until), oldest first, streamed."""
+    select = _in_window(sa.select(*_REPLAY_COLUMNS), since, until).order_by(events.c.seq)
+    if limit is not None:
+        if limit <= 0:
+            return
+        first = _first_of_window(conn, since, until, limit)
+        if first is not None:
+            select = select.where(events.c.seq >= first)
+    rows = conn.execute(select, execution_options={"yield_per": REPLAY_BATCH})
+    try:
+        for row in rows:
+            yield StoredForReplay(
+                seq=row.seq,
+                case_id=row.case_id,
+                event_id=row.event_id,
+                occurred_at=codec.aware(row.occurred_at),
+                received_at=codec.aware(row.received_at),
+                rules_revision=row.rules_revision,
+                event=codec.event_from_json(row.event),
+                snapshot=None if row.snapshot is None else codec.snapshot_from_json(row.snapshot),
+                decision=row.decision,
+            )
+    finally:
+        # A caller that stops early must not leave a server-side cursor open.
+        rows.close()
+
+
+def records_snapshots(conn: sa.Connection) -> bool:
+    """Tell whether the database stores the state of each event (schema revision 0003 on)."""
+    inspector = sa.inspect(conn)
+    if not inspector.has_table("events"):
+        return False
+    return any(column["name"] == "snapshot" for column in inspector.get_columns("events"))

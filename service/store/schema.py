@@ -45,6 +45,9 @@ events = sa.Table(
     sa.Column("caller", sa.String(200), nullable=True),
     # Set once the decision's line is in the decision log (an outbox flag).
     sa.Column("logged", sa.Boolean, nullable=False, server_default=sa.false()),
+    # The case, customer and agent state the decision was made from (replay reads it);
+    # NULL for events stored before it was recorded.
+    sa.Column("snapshot", JSON, nullable=True),
     sa.Index("ix_events_case_seq", "case_id", "seq"),
     sa.Index("ix_events_customer_seq", "customer_id", "seq"),
     sa.Index("ix_events_outcome_seq", "outcome", "seq"),

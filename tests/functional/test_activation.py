@@ -303,3 +303,72 @@ def test_evaluate_against_a_broken_or_unknown_candidate(pair: tuple[Flask, Flask
     assert invalid.status_code == 422
     assert invalid.get_json()["issues"][0]["file"] == "rules/typo.yaml"
     assert missing.status_code == 404
+
+
+EVERYTHING = """
+rules:
+  - id: escalate-everything
+    title: Escalate everything
+    description: A rule set that escalates every message is broken.
+    when: {event.type: {eq: customer_message}}
+    then: {escalate: supervisor, route_to: supervisors}
+"""
+
+
+def store_history(client: FlaskClient, count: int = 12) -> None:
+    for n in range(count):
+        event = wire_event(event_id=f"h-{n}", text="Where is my parcel?")
+        assert client.post(f"/v1/cases/H-{n % 4}/events", json=event).status_code == 201
+
+
+def test_the_guard_refuses_a_candidate_that_escalates_everything(pair: tuple[Flask, Flask]) -> None:
+    client = pair[0].test_client()
+    store_history(client)
+    active = served(client)
+    files = {**Bundle.from_directory(RULES).as_text(), "everything.yaml": EVERYTHING}
+
+    refused = client.post("/v1/rules/activate", json={"files": files})
+
+    assert refused.status_code == 409
+    problem = refused.get_json()
+    assert problem["code"] == "escalation_rate_guard"
+    assert problem["replay"]["events"] == 12
+    assert problem["replay"]["escalation_rate"] == {"before": 0.0, "after": 1.0}
+    assert problem["replay"]["by_rule"]["escalate-everything"]["fires_more"] == 12
+    assert served(client) == active
+    failure = pair[1].test_client().get("/v1/rules").get_json()["last_failure"]
+    assert failure["reason"].startswith("the escalation rate would rise from 0.0% to 100.0%")
+
+    forced = client.post("/v1/rules/activate", json={"files": files, "force": True})
+
+    assert forced.status_code == 200
+    record = forced.get_json()["activation"]
+    assert record["forced"] is True
+    assert record["replay"]["escalation_rate"]["after"] == 1.0
+    assert client.get("/v1/rules").get_json()["last_failure"] is None
+
+
+def test_the_guard_lets_an_identical_or_calmer_candidate_through(
+    tmp_path: Path, pair: tuple[Flask, Flask]
+) -> None:
+    client = pair[0].test_client()
+    store_history(client)
+    limits = tmp_path / "a" / "rules" / "limits.yaml"
+    limits.write_text(limits.read_text().replace("priority: 55", "priority: 54"))
+
+    reloaded = client.post("/v1/rules/reload")
+
+    assert reloaded.status_code == 200, reloaded.get_json()
+    replay = reloaded.get_json()["activation"]["replay"]
+    assert replay["events"] == 12
+    assert replay["changed"] == 0
+
+
+def test_reload_takes_force_as_a_query_parameter(tmp_path: Path, pair: tuple[Flask, Flask]) -> None:
+    client = pair[0].test_client()
+    store_history(client)
+    (tmp_path / "a" / "rules" / "everything.yaml").write_text(EVERYTHING)
+
+    assert client.post("/v1/rules/reload").status_code == 409
+    assert client.post("/v1/rules/reload?force=maybe").status_code == 422
+    assert client.post("/v1/rules/reload?force=true").status_code == 200

@@ -17,7 +17,8 @@ from service import create_app
 from service.policy import Policy
 from tests.support.databases import BACKENDS, database_url
 from tests.support.events import body
-from tests.support.receiver import Receiver, wait_for
+from tests.support.receiver import Receiver
+from tests.support.wait import wait_until
 
 SECRET = "whsec_" + base64.b64encode(b"s" * 32).decode()
 ESCALATING = "I want to speak to your manager now."
@@ -210,7 +211,7 @@ def test_a_decision_reaches_the_receiver_signed_as_get_decisions_shows_it(app: F
         client.put("/v1/webhooks/t", json={"url": receiver.url, "secret": SECRET})
         decision = post_event(client, "C-1", ESCALATING)
 
-        wait_for(receiver.count, what="the delivery")
+        wait_until(receiver.count, message="the delivery")
 
     [got] = receiver.received
     message = Webhook(SECRET).verify(got.body, got.headers)
@@ -218,7 +219,7 @@ def test_a_decision_reaches_the_receiver_signed_as_get_decisions_shows_it(app: F
     assert got.headers["webhook-id"] == decision["decision_id"]
     assert message["type"] == "decision.created"
     assert message["data"] == shown[0]
-    delivered = wait_for(lambda: deliveries(client, "t", "?status=delivered"))
+    delivered = wait_until(lambda: deliveries(client, "t", "?status=delivered"))
     assert delivered[0]["decision_id"] == decision["decision_id"]
 
 
@@ -231,8 +232,8 @@ def test_an_escalations_endpoint_receives_only_escalations(app: Flask) -> None:
         escalated = post_event(client, "C-2", ESCALATING)
         post_event(client, "C-3", "Thanks, bye")
 
-        wait_for(lambda: everything.count() == 3, what="three deliveries")
-        wait_for(lambda: deliveries(client, "all", "?status=delivered")[2:])
+        wait_until(lambda: everything.count() == 3, message="three deliveries")
+        wait_until(lambda: deliveries(client, "all", "?status=delivered")[2:])
 
     assert [r.headers["webhook-id"] for r in escalations.received] == [escalated["decision_id"]]
     assert len(deliveries(client, "esc")) == 1
@@ -244,7 +245,9 @@ def test_a_receiver_failing_three_times_gets_the_decision_four_times(app: Flask)
         client.put("/v1/webhooks/t", json={"url": receiver.url, "secret": SECRET})
         decision = post_event(client, "C-1", "Hello")
 
-        [delivery] = wait_for(lambda: deliveries(client, "t", "?status=delivered"), what="success")
+        [delivery] = wait_until(
+            lambda: deliveries(client, "t", "?status=delivered"), message="success"
+        )
 
     assert [a["status_code"] for a in delivery["attempts"]] == [500, 500, 500, 200]
     assert all(a["error"] is None and a["duration_ms"] >= 0 for a in delivery["attempts"])
@@ -259,7 +262,7 @@ def test_410_disables_the_endpoint_and_get_says_why(app: Flask) -> None:
         client.put("/v1/webhooks/t", json={"url": receiver.url})
         post_event(client, "C-1", "Hello")
 
-        shown = wait_for(
+        shown = wait_until(
             lambda: (w := client.get("/v1/webhooks/t").get_json())["enabled"] is False and w
         )
         post_event(client, "C-2", "Hello again")
@@ -281,14 +284,16 @@ def test_redelivery_sends_the_same_decision_with_the_same_webhook_id(app: Flask)
     with Receiver() as receiver:
         client.put("/v1/webhooks/t", json={"url": receiver.url, "secret": SECRET})
         decision = post_event(client, "C-1", "Hello")
-        [delivery] = wait_for(lambda: deliveries(client, "t", "?status=delivered"))
+        [delivery] = wait_until(lambda: deliveries(client, "t", "?status=delivered"))
 
         queued = client.post(f"/v1/webhooks/t/deliveries/{delivery['delivery_id']}/redeliver")
 
         assert queued.status_code == 202
         assert queued.get_json()["status"] == "pending"
-        wait_for(lambda: receiver.count() == 2, what="the redelivery")
-        [again] = wait_for(lambda: [d for d in deliveries(client, "t") if len(d["attempts"]) == 2])
+        wait_until(lambda: receiver.count() == 2, message="the redelivery")
+        [again] = wait_until(
+            lambda: [d for d in deliveries(client, "t") if len(d["attempts"]) == 2]
+        )
 
     assert [r.headers["webhook-id"] for r in receiver.received] == [decision["decision_id"]] * 2
     for got in receiver.received:
@@ -308,14 +313,14 @@ def test_a_hanging_receiver_never_holds_up_events(tmp_path: Path, policy: Policy
         with Receiver(hang=True) as receiver:
             client.put("/v1/webhooks/t", json={"url": receiver.url})
             post_event(client, "C-1", "Hello")
-            wait_for(receiver.count, what="the sender to connect")
+            wait_until(receiver.count, message="the sender to connect")
 
             # The sender is stuck in that request; events are still decided and stored.
             for n in range(5):
                 post_event(client, f"C-{n + 2}", "Hello")
 
-            attempt = wait_for(
-                lambda: [d for d in deliveries(client, "t") if d["attempts"]], what="a timeout"
+            attempt = wait_until(
+                lambda: [d for d in deliveries(client, "t") if d["attempts"]], message="a timeout"
             )[0]["attempts"][0]
     finally:
         close(application)

@@ -26,6 +26,8 @@ from service.store.repository import Store
 from service.webhooks import outbox, rules
 
 log = logging.getLogger(__name__)
+# httpx logs every request's URL at INFO; endpoint URLs may carry tokens.
+logging.getLogger("httpx").setLevel(logging.WARNING)
 
 # Short on purpose: a slow receiver must not hold up the deliveries behind it.
 TIMEOUT = httpx.Timeout(5.0, connect=2.0, write=2.0, pool=2.0)

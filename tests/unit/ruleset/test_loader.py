@@ -54,7 +54,8 @@ def test_misspelled_operator_and_missing_then_are_both_reported(tmp_path: Path) 
         "repeated-complaints",
     )
     assert operator.where == "when.all[1].customer.unresolved_complaints"
-    assert 'did you mean "gte"?' in operator.message
+    assert operator.message == 'unknown operator "gtee"'
+    assert operator.hint == 'did you mean "gte"?'
     missing = next(i for i in issues if "then" in i.message)
     assert (missing.line, missing.rule) == (2, "repeated-complaints")
     assert missing.message == '"then" is missing'
@@ -163,7 +164,8 @@ def test_unknown_placeholders_in_guidance_are_reported(tmp_path: Path) -> None:
     )
 
     (issue,) = problems(root)
-    assert 'did you mean "{case.hostility}"?' in issue.message
+    assert issue.message == 'unknown placeholder "{case.hostilty}"'
+    assert issue.hint == 'did you mean "{case.hostility}"?'
 
 
 def test_yaml_syntax_errors_point_to_the_line(tmp_path: Path) -> None:

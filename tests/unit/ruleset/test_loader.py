@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -224,3 +225,137 @@ def test_a_rule_set_past_the_engine_limits_is_refused_as_a_file_problem(tmp_path
 
     with pytest.raises(InvalidFiles, match="could match one event at the same time"):
         build_policy(root)
+
+
+RULE_WITH_EVERY_KIND_OF_PROBLEM = """
+    rules:
+      - id: triage
+        title: t
+        description: d
+        priority: high
+        when:
+          all:
+            - case.complexty: {gte: 3}
+            - case.hostilty: {gtee: 2}
+        then:
+          guidance: "Topic is {case.topc}"
+          priorty: high
+"""
+
+
+def position(text: str, context: str, value: str) -> tuple[int, int]:
+    """Return the line and column (from 1) of ``value`` on the one line holding ``context``."""
+    lines = textwrap.dedent(text).lstrip().splitlines()
+    (number,) = [n for n, line in enumerate(lines, 1) if context in line]
+    return number, lines[number - 1].index(value, lines[number - 1].index(context)) + 1
+
+
+def test_a_rule_with_schema_errors_has_its_fields_and_placeholders_checked_too(
+    tmp_path: Path,
+) -> None:
+    text = RULE_WITH_EVERY_KIND_OF_PROBLEM
+    root = rules_dir(tmp_path, {"triage.yaml": text})
+
+    found = {(i.line, i.column, i.rule, i.where, i.message, i.hint) for i in problems(root)}
+
+    assert found == {
+        (
+            *position(text, "priority: high", "high"),
+            "triage",
+            "priority",
+            "expected a whole number",
+            None,
+        ),
+        (
+            *position(text, "case.complexty", "{gte"),
+            "triage",
+            "when.all[0].case.complexty",
+            'unknown field "case.complexty"',
+            'did you mean "case.complexity"?',
+        ),
+        (
+            *position(text, "case.hostilty", "{gtee"),
+            "triage",
+            "when.all[1].case.hostilty",
+            'unknown operator "gtee"',
+            'did you mean "gte"?',
+        ),
+        (
+            *position(text, "case.hostilty", "{gtee"),
+            "triage",
+            "when.all[1].case.hostilty",
+            'unknown field "case.hostilty"',
+            'did you mean "case.hostility"?',
+        ),
+        (
+            *position(text, "guidance:", '"Topic'),
+            "triage",
+            "then.guidance[0]",
+            'unknown placeholder "{case.topc}"',
+            'did you mean "{case.topic}"?',
+        ),
+        (
+            *position(text, "priorty: high", "high"),
+            "triage",
+            "then.priorty",
+            'unknown field "priorty"',
+            'did you mean "priority"?',
+        ),
+    }
+
+
+def test_conditions_with_broken_structure_still_have_their_fields_checked(
+    tmp_path: Path,
+) -> None:
+    root = rules_dir(
+        tmp_path,
+        {
+            "r.yaml": """
+                rules:
+                  - id: r
+                    title: t
+                    description: d
+                    when:
+                      any: [{case.complexty: {gte: 3}}]
+                      event.chanel: {eq: chat}
+                    then: {guidance: hi}
+                  - id: s
+                    title: t
+                    description: d
+                    when:
+                      - case.hostilty: {gte: 2}
+                    then: {guidance: hi}
+            """
+        },
+    )
+
+    by_rule = {(i.rule, i.message, i.hint) for i in problems(root)}
+
+    assert by_rule >= {
+        ("r", 'unknown field "case.complexty"', 'did you mean "case.complexity"?'),
+        ("r", 'unknown field "event.chanel"', 'did you mean "event.channel"?'),
+        ("s", 'unknown field "case.hostilty"', 'did you mean "case.hostility"?'),
+    }
+    assert any(i.rule == "r" and "must stand alone" in i.message for i in problems(root))
+    assert any(i.rule == "s" and "list them under all" in i.message for i in problems(root))
+
+
+def test_an_issue_reads_file_line_column_rule_place_message_and_hint() -> None:
+    issue = Issue(
+        "rules/r.yaml",
+        8,
+        'unknown field "case.complexty"',
+        rule="triage",
+        where="when.all[0]",
+        hint='did you mean "case.complexity"?',
+        column=11,
+    )
+
+    assert str(issue) == (
+        "rules/r.yaml:8:11: rule triage, when.all[0]: "
+        'unknown field "case.complexty" (did you mean "case.complexity"?)'
+    )
+    assert str(Issue("rules", 1, "no rule files (*.yaml) found")) == (
+        "rules:1: no rule files (*.yaml) found"
+    )
+    assert issue.as_dict()["column"] == 11

@@ -17,6 +17,7 @@ from marshmallow import ValidationError, fields, post_load, validate, validates_
 from schemas.common import StrictSchema, boolean, integer, number, string
 from service.engine import catalog
 from service.engine.model import (
+    COMBINATORS,
     OPERATORS,
     Action,
     AgentLimits,
@@ -164,7 +165,7 @@ def parse_condition(value: Any, path: Path, where: Path, errors: _Errors) -> Con
     if not isinstance(value, dict) or not value:
         errors.add(path, "a condition is a mapping such as event.type: {eq: complaint_opened}")
         return None
-    combinators = [key for key in ("all", "any", "not") if key in value]
+    combinators = [key for key in COMBINATORS if key in value]
     if combinators and len(value) > 1:
         errors.add(
             path,

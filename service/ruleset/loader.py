@@ -157,7 +157,6 @@ def load_bundle(bundle: Bundle) -> Loaded:
         revision=bundle.revision,
         defaults=defaults,
         files=tuple(bundle.display(p) for p in bundle.files),
-        signal_names=signals,
     )
     return Loaded(ruleset=ruleset, lexicon=lexicon, bundle=bundle)
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from service.engine import catalog
 from service.engine.catalog import FieldType
 from service.engine.compiler import iter_predicates, literal_type
-from service.engine.model import FieldRef, Path, Predicate, Rule
+from service.engine.model import COMBINATORS, FieldRef, Path, Predicate, Rule
 from service.hints import Hinted, did_you_mean, one_of, split
 from service.ruleset.issues import Issue, column_of, line_of, render_path
 
@@ -68,7 +68,7 @@ def _unknown_field(path: str) -> str:
         )
     if path.startswith(catalog.ATTRIBUTE_PREFIX):
         return f'"{path}": attribute names use letters, digits and underscores'
-    hint = did_you_mean(path, [*catalog.FIELDS, "all", "any", "not"])
+    hint = did_you_mean(path, [*catalog.FIELDS, *COMBINATORS])
     return Hinted(f'unknown field "{path}"', hint or "see the field reference in the README")
 
 

@@ -190,7 +190,9 @@ def _load_rule_file(name: str, located: Located, issues: list[Issue]) -> list[Pa
             # Check the fields and placeholders too, so one pass reports every problem.
             partial = partial_rule(raw, rule_id)
             parsed.append(
-                ParsedRule(partial, name, index, located.lines, True, columns=located.columns)
+                ParsedRule(
+                    partial, name, index, located.lines, check_only=True, columns=located.columns
+                )
             )
             continue
         rule = replace(rule, source=Source(name, line))

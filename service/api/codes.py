@@ -17,11 +17,13 @@ class ErrorCode(StrEnum):
     UNAUTHORIZED = "unauthorized"
     NOT_FOUND = "not_found"
     CASE_NOT_FOUND = "case_not_found"
+    REVISION_NOT_FOUND = "revision_not_found"
     AGENT_NOT_FOUND = "agent_not_found"
     METHOD_NOT_ALLOWED = "method_not_allowed"
     NOT_ACCEPTABLE = "not_acceptable"
     IDEMPOTENCY_CONFLICT = "idempotency_conflict"
     CASE_CUSTOMER_MISMATCH = "case_customer_mismatch"
+    ESCALATION_RATE_GUARD = "escalation_rate_guard"
     PAYLOAD_TOO_LARGE = "payload_too_large"
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
     VALIDATION_FAILED = "validation_failed"
@@ -43,6 +45,7 @@ DESCRIPTIONS: dict[ErrorCode, str] = {
     ErrorCode.UNAUTHORIZED: "401: reload without the admin token, when one is set.",
     ErrorCode.NOT_FOUND: "404: unknown path.",
     ErrorCode.CASE_NOT_FOUND: "404: no event was ever stored for the case.",
+    ErrorCode.REVISION_NOT_FOUND: "404: no rule bundle with the named revision is stored.",
     ErrorCode.AGENT_NOT_FOUND: "404: the agent has no profile.",
     ErrorCode.METHOD_NOT_ALLOWED: "405: the path does not take this method.",
     ErrorCode.NOT_ACCEPTABLE: "406: the response cannot be given in an accepted media type.",
@@ -50,6 +53,10 @@ DESCRIPTIONS: dict[ErrorCode, str] = {
         "409: the event_id was already used with a different body, or for another case."
     ),
     ErrorCode.CASE_CUSTOMER_MISMATCH: "409: the event names another customer than the case's.",
+    ErrorCode.ESCALATION_RATE_GUARD: (
+        "409: replaying recent events, the candidate rule set would escalate too much; "
+        "activate with force to override."
+    ),
     ErrorCode.PAYLOAD_TOO_LARGE: "413: the body is larger than the limit.",
     ErrorCode.UNSUPPORTED_MEDIA_TYPE: "415: the body is not sent as application/json.",
     ErrorCode.VALIDATION_FAILED: (

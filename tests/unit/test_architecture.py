@@ -20,17 +20,18 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
     ("signals", frozenset({"service.signals"})),
     ("schemas", frozenset({"schemas"})),
     ("rule set", frozenset({"service.ruleset"})),
+    ("storage", frozenset({"service.store"})),
     ("policy", frozenset({"service.policy"})),
     (
         "decisions",
         frozenset(
             {
                 "service.decide",
-                "service.store",
                 "service.decision_log",
                 "service.ingest",
                 "service.ruletests",
                 "service.replay",
+                "service.activation",
             }
         ),
     ),

@@ -208,7 +208,7 @@ def parse_condition(value: Any, path: Path, where: Path, errors: _Errors) -> Con
         found = len(predicates)
         if isinstance(spec, dict):
             if not spec:
-                errors.add(fpath, f"no operator given; {one_of(OPERATORS)}")
+                errors.add(fpath, Hinted("no operator given", one_of(OPERATORS)))
             for op, operand in spec.items():
                 if op not in OPERATORS:
                     errors.add(fpath, _operator_hint(str(op)))

@@ -103,14 +103,16 @@ def _check_choices(pred: Predicate, values: Iterable[object], signals: frozenset
 def check_predicate(
     pred: Predicate, attribute_types: Mapping[str, FieldType], signals: frozenset[str]
 ) -> list[str]:
-    """Return what is wrong with one predicate, in plain words."""
+    """Return what is wrong with one predicate, in plain words (a guess as a Hinted message)."""
     if not _known(pred.field):
         return [_unknown_field(pred.field)]
     ftype = _type_of(pred.field, attribute_types)
     if ftype is not None and pred.op not in OPS_BY_TYPE[ftype]:
         return [
-            f"{pred.op} does not apply to {pred.field}, which is {TYPE_WORDS[ftype]}; "
-            f"use one of: {', '.join(OPS_BY_TYPE[ftype])}"
+            Hinted(
+                f"{pred.op} does not apply to {pred.field}, which is {TYPE_WORDS[ftype]}",
+                f"use one of: {', '.join(OPS_BY_TYPE[ftype])}",
+            )
         ]
     value = pred.value
     if isinstance(value, FieldRef):

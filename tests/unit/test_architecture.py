@@ -32,6 +32,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
                 "service.ruletests",
                 "service.replay",
                 "service.activation",
+                "service.lint",
             }
         ),
     ),

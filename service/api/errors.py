@@ -39,7 +39,7 @@ class ApiError(Exception):
     def __init__(
         self,
         status: int,
-        code: str,
+        code: ErrorCode,
         title: str,
         detail: str,
         errors: Sequence[dict[str, str]] = (),

@@ -2,17 +2,58 @@
 
 from __future__ import annotations
 
-from typing import Any
+import base64
+import binascii
+from collections.abc import Callable
+from urllib.parse import urlsplit
 
 from marshmallow import Schema, ValidationError, fields, validate
 
 from schemas.common import Choice, StrictSchema, string
-from service.webhooks import rules
 
 DELIVERY_STATUSES = ("pending", "delivered", "failed", "cancelled")
+EVENT_FILTERS = ("all", "escalations", "time_driven")
+SECRET_PREFIX = "whsec_"
+SECRET_BYTES = (24, 64)
+MAX_URL = 2000
 
 
-def _check(problem: Any) -> Any:
+def url_problem(url: str) -> str | None:
+    """Return why ``url`` cannot receive webhooks, or None when it can."""
+    if len(url) > MAX_URL:
+        return f"must be at most {MAX_URL} characters"
+    if any(c.isspace() or ord(c) < 0x20 for c in url):
+        return "must not contain spaces or control characters"
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # raises ValueError for a port that is not a number in range
+    except ValueError:
+        return "is not a valid URL"
+    del port
+    if parts.scheme not in ("http", "https"):
+        return "must be an http or https URL"
+    if parts.username is not None or parts.password is not None:
+        return "must not carry credentials; the requests are signed with the secret instead"
+    if not parts.hostname:
+        return "must name a host"
+    return None
+
+
+def secret_problem(secret: str) -> str | None:
+    """Return why ``secret`` is not a Standard Webhooks secret (whsec_<base64>), or None."""
+    if not secret.startswith(SECRET_PREFIX):
+        return f'must start with "{SECRET_PREFIX}" followed by base64'
+    try:
+        key = base64.b64decode(secret[len(SECRET_PREFIX) :], validate=True)
+    except (binascii.Error, ValueError):
+        return f'must be "{SECRET_PREFIX}" followed by valid base64'
+    low, high = SECRET_BYTES
+    if not low <= len(key) <= high:
+        return f"must encode {low} to {high} bytes, not {len(key)}"
+    return None
+
+
+def _check(problem: Callable[[str], str | None]) -> Callable[[str], None]:
     def check(value: str) -> None:
         found = problem(value)
         if found:
@@ -26,11 +67,11 @@ class WebhookRequestV1Schema(StrictSchema):
 
     url = string(
         required=True,
-        validate=_check(rules.url_problem),
+        validate=_check(url_problem),
         metadata={"description": "http or https URL without credentials; redirects not followed."},
     )
     secret = string(
-        validate=_check(rules.secret_problem),
+        validate=_check(secret_problem),
         metadata={
             "description": "Standard Webhooks secret, whsec_ + base64 of 24 to 64 bytes. When "
             "omitted on creation, one is generated and returned once; on replacement, the "
@@ -39,7 +80,7 @@ class WebhookRequestV1Schema(StrictSchema):
     )
     events = string(
         load_default="all",
-        validate=Choice(rules.EVENT_FILTERS, "event filter"),
+        validate=Choice(EVENT_FILTERS, "event filter"),
         metadata={
             "description": "all (default); escalations: decisions whose outcome is escalate; "
             "time_driven: decisions made by a timer, with no event from the caller."

@@ -10,6 +10,7 @@ from flask import Blueprint
 
 from schemas.api import AgentProfileV1Schema, AgentV1Schema
 from service.api import body
+from service.api.codes import ErrorCode
 from service.api.context import services
 from service.api.errors import ApiError
 from service.cases.model import AgentProfile
@@ -32,7 +33,9 @@ def get_agent(agent_id: str) -> dict[str, Any]:
     with services().store.read() as conn:
         profile = repo.load_agent(conn, body.path_id("agent_id", agent_id))
     if profile is None:
-        raise ApiError(404, "agent_not_found", "No such agent", f"agent {agent_id} has no profile")
+        raise ApiError(
+            404, ErrorCode.AGENT_NOT_FOUND, "No such agent", f"agent {agent_id} has no profile"
+        )
     return _dump(profile)
 
 

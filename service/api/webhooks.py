@@ -16,6 +16,7 @@ from schemas.webhooks import (
     WebhookV1Schema,
 )
 from service.api import body
+from service.api.codes import ErrorCode
 from service.api.context import services
 from service.api.errors import ApiError
 from service.store import webhooks as db
@@ -25,7 +26,7 @@ bp = Blueprint("webhooks", __name__)
 
 
 def _not_found(webhook_id: str) -> ApiError:
-    return ApiError(404, "webhook_not_found", "No such webhook", f"no webhook {webhook_id}")
+    return ApiError(404, ErrorCode.WEBHOOK_NOT_FOUND, "No such webhook", f"no webhook {webhook_id}")
 
 
 def _delivery(delivery: db.Delivery, webhook_id: str) -> dict[str, Any]:
@@ -129,7 +130,7 @@ def redeliver(webhook_id: str, delivery_id: str) -> tuple[dict[str, Any], int]:
         if not endpoint.enabled:
             raise ApiError(
                 409,
-                "webhook_disabled",
+                ErrorCode.WEBHOOK_DISABLED,
                 "The webhook is disabled",
                 f"webhook {webhook_id} is disabled ({endpoint.disabled_reason}); "
                 "PUT it again to enable it",
@@ -138,7 +139,7 @@ def redeliver(webhook_id: str, delivery_id: str) -> tuple[dict[str, Any], int]:
         if delivery is None:
             raise ApiError(
                 404,
-                "delivery_not_found",
+                ErrorCode.DELIVERY_NOT_FOUND,
                 "No such delivery",
                 f"webhook {webhook_id} has no delivery {delivery_id}",
             )

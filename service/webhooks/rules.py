@@ -1,4 +1,4 @@
-"""Pure webhook rules: what a valid endpoint is, which decisions it gets, when to retry.
+"""Pure webhook rules: which decisions an endpoint gets, how they are signed, when to retry.
 
 Signing and payloads follow the Standard Webhooks specification
 (https://www.standardwebhooks.com): the ``webhook-id`` header is the
@@ -8,60 +8,21 @@ decision id, the same on every attempt, so a receiver can drop repeats.
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 import secrets
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 from standardwebhooks import Webhook
 
-EVENT_FILTERS = ("all", "escalations", "time_driven")
+from schemas.webhooks import SECRET_PREFIX
+
 CREATED, TIME_DRIVEN = "decision.created", "decision.time_driven"
-SECRET_PREFIX = "whsec_"
-SECRET_BYTES = (24, 64)
-MAX_URL = 2000
 DAY = 24 * 3600.0
 # The Standard Webhooks schedule: the wait before each attempt (about a day in all).
 DEFAULT_SCHEDULE = (0.0, 5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
-
-
-def url_problem(url: str) -> str | None:
-    """Return why ``url`` cannot receive webhooks, or None when it can."""
-    if len(url) > MAX_URL:
-        return f"must be at most {MAX_URL} characters"
-    if any(c.isspace() or ord(c) < 0x20 for c in url):
-        return "must not contain spaces or control characters"
-    try:
-        parts = urlsplit(url)
-        port = parts.port  # raises ValueError for a port that is not a number in range
-    except ValueError:
-        return "is not a valid URL"
-    del port
-    if parts.scheme not in ("http", "https"):
-        return "must be an http or https URL"
-    if parts.username is not None or parts.password is not None:
-        return "must not carry credentials; the requests are signed with the secret instead"
-    if not parts.hostname:
-        return "must name a host"
-    return None
-
-
-def secret_problem(secret: str) -> str | None:
-    """Return why ``secret`` is not a Standard Webhooks secret (whsec_<base64>), or None."""
-    if not secret.startswith(SECRET_PREFIX):
-        return f'must start with "{SECRET_PREFIX}" followed by base64'
-    try:
-        key = base64.b64decode(secret[len(SECRET_PREFIX) :], validate=True)
-    except (binascii.Error, ValueError):
-        return f'must be "{SECRET_PREFIX}" followed by valid base64'
-    low, high = SECRET_BYTES
-    if not low <= len(key) <= high:
-        return f"must encode {low} to {high} bytes, not {len(key)}"
-    return None
 
 
 def new_secret() -> str:

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from standardwebhooks import Webhook, WebhookVerificationError
 
+from schemas.webhooks import secret_problem, url_problem
 from service.config import defaults
 from service.webhooks import rules
 
@@ -20,7 +21,7 @@ NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
     ["http://127.0.0.1:8080/hooks", "https://tickets.example.com/escalations?src=esc", "http://h/"],
 )
 def test_http_and_https_urls_are_accepted(url: str) -> None:
-    assert rules.url_problem(url) is None
+    assert url_problem(url) is None
 
 
 @pytest.mark.parametrize(
@@ -39,7 +40,7 @@ def test_http_and_https_urls_are_accepted(url: str) -> None:
     ],
 )
 def test_other_urls_are_refused_saying_why(url: str, words: str) -> None:
-    problem = rules.url_problem(url)
+    problem = url_problem(url)
 
     assert problem is not None
     assert words in problem
@@ -48,7 +49,7 @@ def test_other_urls_are_refused_saying_why(url: str, words: str) -> None:
 def test_a_generated_secret_is_valid_and_differs_each_time() -> None:
     first, second = rules.new_secret(), rules.new_secret()
 
-    assert rules.secret_problem(first) is None
+    assert secret_problem(first) is None
     assert first != second
     assert len(base64.b64decode(first.removeprefix("whsec_"))) == 32
 
@@ -63,7 +64,7 @@ def test_a_generated_secret_is_valid_and_differs_each_time() -> None:
     ],
 )
 def test_bad_secrets_are_refused_saying_why(secret: str, words: str) -> None:
-    problem = rules.secret_problem(secret)
+    problem = secret_problem(secret)
 
     assert problem is not None
     assert words in problem
@@ -71,7 +72,7 @@ def test_bad_secrets_are_refused_saying_why(secret: str, words: str) -> None:
 
 @pytest.mark.parametrize("size", [24, 64])
 def test_secrets_of_24_and_64_bytes_are_accepted(size: int) -> None:
-    assert rules.secret_problem("whsec_" + base64.b64encode(b"k" * size).decode()) is None
+    assert secret_problem("whsec_" + base64.b64encode(b"k" * size).decode()) is None
 
 
 @pytest.mark.parametrize(

@@ -354,6 +354,7 @@ SCHEMAS.update(
     }
 )
 _WEBHOOK_ID = _path_param("webhook_id", "The endpoint's id, chosen by the caller.")
+_ADMIN = {"401": _problem("Admin token missing or wrong, when one is set (code unauthorized).")}
 PATHS.update(
     {
         "/v1/webhooks": {
@@ -361,7 +362,8 @@ PATHS.update(
                 "summary": "Every registered webhook endpoint, without secrets.",
                 "operationId": "listWebhooks",
                 "responses": {
-                    "200": {"description": "The endpoints.", "content": _json("WebhookListV1")}
+                    **_ADMIN,
+                    "200": {"description": "The endpoints.", "content": _json("WebhookListV1")},
                 },
             }
         },
@@ -382,6 +384,7 @@ PATHS.update(
                 "parameters": [_WEBHOOK_ID],
                 "requestBody": {"required": True, "content": _json("WebhookRequestV1")},
                 "responses": {
+                    **_ADMIN,
                     "201": {
                         "description": "Created; `secret` present when it was generated.",
                         "content": _json("WebhookCreatedV1"),
@@ -395,6 +398,7 @@ PATHS.update(
                 "operationId": "getWebhook",
                 "parameters": [_WEBHOOK_ID],
                 "responses": {
+                    **_ADMIN,
                     "200": {"description": "The endpoint.", "content": _json("WebhookV1")},
                     "404": _problem("webhook_not_found."),
                 },
@@ -404,6 +408,7 @@ PATHS.update(
                 "operationId": "deleteWebhook",
                 "parameters": [_WEBHOOK_ID],
                 "responses": {
+                    **_ADMIN,
                     "204": {"description": "Removed."},
                     "404": _problem("webhook_not_found."),
                 },
@@ -420,6 +425,7 @@ PATHS.update(
                     _query("limit", "integer", "Page size, 1-200 (default 50)."),
                 ],
                 "responses": {
+                    **_ADMIN,
                     "200": {"description": "A page.", "content": _json("DeliveryPageV1")},
                     "404": _problem("webhook_not_found."),
                     "422": BAD_INPUT["422"],
@@ -432,6 +438,7 @@ PATHS.update(
                 "operationId": "redeliverWebhook",
                 "parameters": [_WEBHOOK_ID, _path_param("delivery_id", "The delivery's id.")],
                 "responses": {
+                    **_ADMIN,
                     "202": {"description": "Queued.", "content": _json("DeliveryV1")},
                     "404": _problem("webhook_not_found or delivery_not_found."),
                     "409": _problem("webhook_disabled: PUT the endpoint again to enable it."),

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import hmac
 from typing import Any
 
-from flask import Blueprint, request
+from flask import Blueprint, current_app, request
 
 from schemas.webhooks import (
     DeliveryPageV1Schema,
@@ -23,6 +24,25 @@ from service.store import webhooks as db
 from service.webhooks import outbox, rules
 
 bp = Blueprint("webhooks", __name__)
+
+
+@bp.before_request
+def _authorise() -> None:
+    """Require the admin token, when one is configured: endpoints choose where decisions go.
+
+    The same check as the rules endpoints'; the API-key scopes will replace both.
+    """
+    token = current_app.config.get("ADMIN_TOKEN")
+    if not token:
+        return
+    given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    if not hmac.compare_digest(given.encode(), str(token).encode()):
+        raise ApiError(
+            401,
+            ErrorCode.UNAUTHORIZED,
+            "Unauthorized",
+            "send the admin token as Authorization: Bearer <token>",
+        )
 
 
 def _not_found(webhook_id: str) -> ApiError:

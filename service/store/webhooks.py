@@ -254,6 +254,19 @@ def requeue(conn: sa.Connection, seq: int, now: datetime) -> None:
     )
 
 
+def _due(now: datetime) -> tuple[sa.ColumnElement[bool], ...]:
+    return (
+        deliveries.c.status == PENDING,
+        deliveries.c.next_attempt_at <= now,
+        sa.or_(deliveries.c.lease_until.is_(None), deliveries.c.lease_until <= now),
+    )
+
+
+def any_due(conn: sa.Connection, now: datetime) -> bool:
+    """Tell whether any delivery is due and not leased (a cheap read before claiming)."""
+    return conn.execute(sa.select(deliveries.c.seq).where(*_due(now)).limit(1)).first() is not None
+
+
 def claim(conn: sa.Connection, now: datetime, lease_until: datetime, limit: int) -> list[Claimed]:
     """Take due deliveries until ``lease_until``, skipping rows another sender has locked.
 
@@ -261,11 +274,7 @@ def claim(conn: sa.Connection, now: datetime, lease_until: datetime, limit: int)
     """
     due = conn.execute(
         sa.select(deliveries)
-        .where(
-            deliveries.c.status == PENDING,
-            deliveries.c.next_attempt_at <= now,
-            sa.or_(deliveries.c.lease_until.is_(None), deliveries.c.lease_until <= now),
-        )
+        .where(*_due(now))
         .order_by(deliveries.c.next_attempt_at)
         .limit(limit)
         # PostgreSQL: several servers share the work; SQLite ignores it (one writer anyway).

@@ -202,6 +202,32 @@ def test_a_duplicate_event_queues_nothing(api: FlaskClient) -> None:
     assert len(deliveries(api, "t")) == 1
 
 
+def test_with_an_admin_token_every_webhook_route_needs_it(tmp_path: Path, policy: Policy) -> None:
+    application = make_app(
+        f"sqlite:///{tmp_path / 'instance' / 'escalation.db'}",
+        tmp_path,
+        policy,
+        WEBHOOK_SEND_SECONDS=0,
+        ADMIN_TOKEN="t0ken",
+    )
+    client = application.test_client()
+    good = {"Authorization": "Bearer t0ken"}
+    try:
+        refused = client.put("/v1/webhooks/t", json={"url": "https://example.com/h"})
+        wrong = client.get("/v1/webhooks", headers={"Authorization": "Bearer nope"})
+        created = client.put("/v1/webhooks/t", json={"url": "https://example.com/h"}, headers=good)
+        listed = client.get("/v1/webhooks", headers=good)
+        unlisted = client.get("/v1/webhooks/t/deliveries")
+    finally:
+        close(application)
+
+    assert (refused.status_code, refused.get_json()["code"]) == (401, "unauthorized")
+    assert wrong.status_code == 401
+    assert unlisted.status_code == 401
+    assert created.status_code == 201
+    assert [w["id"] for w in listed.get_json()["webhooks"]] == ["t"]
+
+
 # Delivery ---------------------------------------------------------------------------------
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint
@@ -47,5 +46,5 @@ def put_agent(agent_id: str) -> tuple[dict[str, Any], int]:
         id=body.path_id("agent_id", agent_id), limits=data["limits"], skills=tuple(data["skills"])
     )
     with services().store.write() as conn:
-        created = repo.put_agent(conn, profile, datetime.now(UTC))
+        created = repo.put_agent(conn, profile, services().clock())
     return _dump(replace(profile)), 201 if created else 200

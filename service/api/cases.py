@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint
@@ -28,7 +27,9 @@ def post_event(case_id: str) -> tuple[dict[str, Any], int, dict[str, str]]:
     event = body.validate(EVENT_V1, raw)
     svc = services()
     try:
-        ingested = ingest(svc.store, svc.policies.current, case_id, event, raw, caller())
+        ingested = ingest(
+            svc.store, svc.policies.current, case_id, event, raw, caller(), clock=svc.clock
+        )
     except IdempotencyConflict as exc:
         raise ApiError(
             409, ErrorCode.IDEMPOTENCY_CONFLICT, "The event id is already used", str(exc)
@@ -61,8 +62,9 @@ def post_event(case_id: str) -> tuple[dict[str, Any], int, dict[str, str]]:
 def get_case(case_id: str) -> dict[str, Any]:
     """Return the case as the service sees it: aggregates, customer, flags, decisions."""
     body.path_id("case_id", case_id)
-    with services().store.read() as conn:
-        view = repo.get_case(conn, case_id, datetime.now(UTC))
+    svc = services()
+    with svc.store.read() as conn:
+        view = repo.get_case(conn, case_id, svc.clock())
     if view is None:
         raise ApiError(
             404,

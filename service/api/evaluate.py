@@ -52,6 +52,7 @@ def evaluate_event() -> dict[str, Any]:
         snapshot,
         event,
         case_id=snapshot.case.case_id,
+        now=svc.clock(),
         explain_misses=full,
     )
     result: dict[str, Any] = (EXPLAINED_V1 if full else DECISION_V1).dump(evaluation.decision)

@@ -152,7 +152,7 @@ def _once(
         # In this transaction: the decision is stored and queued for webhooks, or neither.
         webhooks.queue_decision(
             conn,
-            {**decision_json, "customer_id": customer_id, "received_at": now.isoformat()},
+            {**decision_json, "customer_id": customer_id, "received_at": codec.stamp(now)},
             time_driven=False,
             now=now,
         )

@@ -59,11 +59,19 @@ class Sender:
         self.clock = clock
         self.lease = timedelta(seconds=lease)
         self.batch = batch
-        self._client = httpx.Client(
-            timeout=timeout, follow_redirects=False, headers={"user-agent": USER_AGENT}
-        )
+        self.timeout = timeout
+        # Made on the first send: building one loads the CA bundle, which most workers never need.
+        self._client: httpx.Client | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+
+    def client(self) -> httpx.Client:
+        """Return the HTTP client: short timeouts, no redirects followed."""
+        if self._client is None:
+            self._client = httpx.Client(
+                timeout=self.timeout, follow_redirects=False, headers={"user-agent": USER_AGENT}
+            )
+        return self._client
 
     def claim(self) -> list[db.Claimed]:
         """Take due deliveries under a lease, in one committed transaction."""
@@ -94,8 +102,9 @@ class Sender:
         error: str | None = None
         retry_after: str | None = None
         try:
-            headers = rules.headers(item.secret, delivery.decision_id, started, payload)
-            response = self._client.post(item.url, content=payload, headers=headers)
+            # Signed with the wall clock whatever the service's clock: receivers check it.
+            headers = rules.headers(item.secret, delivery.decision_id, _utc_now(), payload)
+            response = self.client().post(item.url, content=payload, headers=headers)
             status_code = response.status_code
             retry_after = response.headers.get("retry-after")
         except httpx.TimeoutException:
@@ -181,4 +190,5 @@ class Sender:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=15)
-        self._client.close()
+        if self._client is not None:
+            self._client.close()

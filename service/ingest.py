@@ -2,8 +2,11 @@
 
 The case row is locked first, then the customer row (always in that order,
 so two transactions never wait on each other in a cycle).  Inside the lock:
-the idempotency check, the state update, the decision and the writes.  A
-commit is what makes the answer true; nothing is acknowledged before it.
+the idempotency check, the decision and the writes.  Every change to the
+case, customer and agent state is computed by ``decide.evaluate`` (through
+``service/cases``), exactly as in the dry run; this module only loads, locks
+and saves.  A commit is what makes the answer true; nothing is acknowledged
+before it.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import json
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -62,22 +65,6 @@ def body_hash(body: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def flag_customer(
-    customer: CustomerState, actions: tuple[dict[str, str], ...], case_id: str, when: datetime
-) -> CustomerState:
-    """Apply the decision's flag_customer actions to the customer, with the reason and case."""
-    flags, reasons = list(customer.flags), dict(customer.flag_reasons)
-    for action in actions:
-        if action.get("type") != "flag_customer":
-            continue
-        flag = action["flag"]
-        if flag not in flags:
-            flags.append(flag)
-        reason = action.get("reason") or "flagged by a rule"
-        reasons[flag] = f"{reason} (case {case_id}, {when:%Y-%m-%d})"
-    return replace(customer, flags=tuple(flags), flag_reasons=reasons)
-
-
 def _duplicate(stored: repo.StoredEvent, case_id: str, digest: str, event_id: str) -> Ingested:
     if stored.case_id != case_id:
         raise IdempotencyConflict(f"event {event_id} was already sent for case {stored.case_id}")
@@ -107,11 +94,9 @@ def _once(
                 f"case {case_id} belongs to customer {case.customer_id}, not {event.customer_id}"
             )
         customer_id = case.customer_id or event.customer_id
-        customer: CustomerState = CustomerState()
-        escalations: tuple[datetime, ...] = ()
+        customer = CustomerState()
         if customer_id is not None:
-            locked = repo.lock_customer(conn, customer_id, now)
-            customer, escalations = locked.state, locked.escalations
+            customer = repo.lock_customer(conn, customer_id, now)
         agent_id = event.agent_id or case.state.current_agent
         agent = (repo.load_agent(conn, agent_id) if agent_id else None) or AgentProfile(id=agent_id)
 
@@ -119,12 +104,7 @@ def _once(
         evaluation = decide.evaluate(policy, snapshot, event, case_id=case_id, now=now)
         decision = evaluation.decision
         decision_json: dict[str, Any] = DECISION_V1.dump(decision)
-
-        after_customer = flag_customer(
-            evaluation.after.customer, decision.actions, case_id, event.occurred_at
-        )
-        if decision.escalations:
-            escalations = (*escalations, event.occurred_at)
+        # Hook: further writes of the decision in this transaction (webhook outbox) go here.
         seq = repo.insert_event(
             conn,
             {
@@ -148,7 +128,7 @@ def _once(
         )
         repo.save_case(conn, evaluation.after.case, customer_id, case.event_count + 1, now)
         if customer_id is not None:
-            repo.save_customer(conn, after_customer, escalations, now)
+            repo.save_customer(conn, evaluation.after.customer, now)
     return Ingested(decision_json, False, seq, customer_id)
 
 

@@ -6,11 +6,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint
+from marshmallow import ValidationError
 
-from schemas.api import CaseV1Schema, EventV1Schema
+from schemas.api import CaseV1Schema, EventV1Schema, check_event_time
 from service.api import body
 from service.api.context import caller, services
-from service.api.errors import ApiError
+from service.api.errors import ApiError, validation_error
 from service.decision_log import record
 from service.ingest import CustomerMismatch, IdempotencyConflict, StoreBusy, ingest
 from service.store import repository as repo
@@ -25,6 +26,10 @@ def post_event(case_id: str) -> tuple[dict[str, Any], int, dict[str, str]]:
     body.path_id("case_id", case_id)
     raw = body.json_body()
     event = body.validate(EVENT_V1, raw)
+    try:
+        check_event_time(event, datetime.now(UTC))
+    except ValidationError as exc:
+        raise validation_error(exc) from exc
     svc = services()
     try:
         ingested = ingest(svc.store, svc.policies.current, case_id, event, raw, caller())

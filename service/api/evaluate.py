@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, current_app, request
+from marshmallow import ValidationError
 
 from schemas.api import (
     CaseSnapshotV1Schema,
@@ -12,11 +14,12 @@ from schemas.api import (
     EvaluateQueryV1Schema,
     EvaluateRequestV1Schema,
     ExplainedDecisionV1Schema,
+    check_event_time,
 )
 from service import activation, decide
 from service.api import body
 from service.api.context import caller, services
-from service.api.errors import ApiError
+from service.api.errors import ApiError, validation_error
 from service.cases.model import Snapshot
 from service.decision_log import record
 from service.policy import Policy, PolicyHolder
@@ -44,6 +47,10 @@ def evaluate_event() -> dict[str, Any]:
     if not isinstance(snapshot, Snapshot):
         snapshot = SNAPSHOT_V1.load(snapshot)
     event = payload["event"]
+    try:
+        check_event_time(event, datetime.now(UTC))
+    except ValidationError as exc:
+        raise validation_error(exc, ("event",)) from exc
     svc = services()
     policy = _policy(svc.policies, payload.get("rules"))
     evaluation = decide.evaluate(

@@ -15,13 +15,14 @@ from service.cases.model import (
     Escalated,
     Event,
     Snapshot,
+    ThreatMark,
 )
 from service.engine.model import AgentLimits
 
 _SCALARS = tuple(
     f.name
     for f in fields(CaseState)
-    if f.name not in ("case_id", "last_event_at", "last_escalations")
+    if f.name not in ("case_id", "last_event_at", "last_escalations", "open_escalations")
 )
 
 
@@ -45,25 +46,34 @@ def case_to_json(state: CaseState) -> dict[str, Any]:
     """Serialise a case's aggregates."""
     data: dict[str, Any] = {name: getattr(state, name) for name in _SCALARS}
     data["last_event_at"] = stamp(state.last_event_at) if state.last_event_at else None
-    data["last_escalations"] = {
-        target: {"at": stamp(e.at), "severity": e.severity, "rule": e.rule}
-        for target, e in state.last_escalations.items()
-    }
+    data["last_escalations"] = _escalations_to_json(state.last_escalations)
+    data["open_escalations"] = _escalations_to_json(state.open_escalations)
     return data
+
+
+def _escalations_to_json(escalations: Mapping[str, Escalated]) -> dict[str, Any]:
+    return {
+        target: {"at": stamp(e.at), "severity": e.severity, "rule": e.rule}
+        for target, e in escalations.items()
+    }
+
+
+def _escalations_from_json(data: Mapping[str, Any] | None) -> dict[str, Escalated]:
+    return {
+        target: Escalated(at=parse_stamp(e["at"]), severity=int(e["severity"]), rule=str(e["rule"]))
+        for target, e in (data or {}).items()
+    }
 
 
 def case_from_json(case_id: str | None, data: Mapping[str, Any]) -> CaseState:
     """Rebuild a case's aggregates; unknown keys are ignored, missing ones take defaults."""
     values = {name: data[name] for name in _SCALARS if name in data}
     last = data.get("last_event_at")
-    escalations = {
-        target: Escalated(at=parse_stamp(e["at"]), severity=int(e["severity"]), rule=str(e["rule"]))
-        for target, e in (data.get("last_escalations") or {}).items()
-    }
     return CaseState(
         case_id=case_id,
         last_event_at=parse_stamp(last) if last else None,
-        last_escalations=escalations,
+        last_escalations=_escalations_from_json(data.get("last_escalations")),
+        open_escalations=_escalations_from_json(data.get("open_escalations")),
         **values,
     )
 
@@ -78,16 +88,30 @@ def refs_from_json(data: list[dict[str, str]]) -> tuple[ComplaintRef, ...]:
     return tuple(ComplaintRef(r["case_id"], parse_stamp(r["opened_at"])) for r in data)
 
 
-def customer_from_row(row: Any, escalations_30d: int) -> CustomerState:
-    """Build a customer's state from its row."""
+def threats_to_json(threats: tuple[ThreatMark, ...]) -> list[dict[str, Any]]:
+    """Serialise a customer's remembered threats."""
+    return [{"at": stamp(t.at), "kind": t.kind, "case_id": t.case_id} for t in threats]
+
+
+def threats_from_json(data: list[dict[str, Any]] | None) -> tuple[ThreatMark, ...]:
+    """Rebuild a customer's remembered threats (None, from rows before 0006: none)."""
+    return tuple(
+        ThreatMark(parse_stamp(t["at"]), str(t["kind"]), t.get("case_id")) for t in data or ()
+    )
+
+
+def customer_from_row(row: Any, escalated_at: tuple[datetime, ...]) -> CustomerState:
+    """Build a customer's state from its row, given its recent new escalations."""
     return CustomerState(
         id=row.customer_id,
         tier=row.tier,
         flags=tuple(row.flags),
         flag_reasons=dict(row.flag_reasons),
         unresolved_complaints=row.unresolved_complaints,
-        escalations_30d=escalations_30d,
+        escalations_30d=len(escalated_at),
         unresolved_complaint_refs=refs_from_json(row.complaint_refs),
+        escalated_at=escalated_at,
+        threats=threats_from_json(row.threats),
     )
 
 
@@ -105,6 +129,8 @@ def snapshot_to_json(snapshot: Snapshot) -> dict[str, Any]:
             "unresolved_complaints": customer.unresolved_complaints,
             "escalations_30d": customer.escalations_30d,
             "complaint_refs": refs_to_json(customer.unresolved_complaint_refs),
+            "escalated_at": [stamp(t) for t in customer.escalated_at],
+            "threats": threats_to_json(customer.threats),
         },
         "agent": {
             "id": agent.id,
@@ -136,6 +162,8 @@ def snapshot_from_json(data: Mapping[str, Any]) -> Snapshot:
             unresolved_complaints=customer.get("unresolved_complaints", 0),
             escalations_30d=customer.get("escalations_30d", 0),
             unresolved_complaint_refs=refs_from_json(customer.get("complaint_refs", [])),
+            escalated_at=tuple(parse_stamp(t) for t in customer.get("escalated_at", ())),
+            threats=threats_from_json(customer.get("threats")),
         ),
         agent=AgentProfile(
             id=agent.get("id"),

@@ -119,15 +119,11 @@ def run(server: Server, activations: int) -> None:
     after = worker_rss(server.proc.pid)  # type: ignore[union-attr]
     ordered = sorted(latencies)
     print(f"activations: {activations} in {took:.1f} s ({activations / took:.1f}/s)")
-    print(
-        f"worker memory: {before / 2**20:.1f} MB -> {after / 2**20:.1f} MB "
-        f"(growth {(after - before) / 2**20:+.1f} MB, both workers together)"
-    )
-    print(
-        f"events: {len(ordered)}, p50 {statistics.median(ordered) * 1000:.1f} ms, "
-        f"p99 {ordered[int(len(ordered) * 0.99)] * 1000:.1f} ms, "
-        f"max {ordered[-1] * 1000:.1f} ms"
-    )
+    print(f"worker memory: {before / 2**20:.1f} MB -> {after / 2**20:.1f} MB "
+          f"(growth {(after - before) / 2**20:+.1f} MB, both workers together)")
+    print(f"events: {len(ordered)}, p50 {statistics.median(ordered) * 1000:.1f} ms, "
+          f"p99 {ordered[int(len(ordered) * 0.99)] * 1000:.1f} ms, "
+          f"max {ordered[-1] * 1000:.1f} ms")
     print(f"errors: {len(errors)}" + (f" (first: {errors[0]})" if errors else ""))
 
 

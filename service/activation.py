@@ -163,7 +163,9 @@ def stored_policy(holder: PolicyHolder, revision: str) -> Policy:
         raise UnknownRevision(str(exc)) from exc
 
 
-def failed(holder: PolicyHolder, exc: InvalidFiles, *, action: str, by: str) -> None:
+def failed(
+    holder: PolicyHolder, exc: InvalidFiles, *, action: str, by: str
+) -> None:
     """Record that an attempt failed validation, with every problem."""
     record_failure(
         holder,

@@ -37,9 +37,7 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return database_url(request.param, tmp_path, request)
 
 
-def make_app(
-    tmp_path: Path, db: str, name: str, policy: Policy | None = None, **config: Any
-) -> Flask:
+def make_app(tmp_path: Path, db: str, name: str, policy: Policy | None = None, **config: Any) -> Flask:
     rules = tmp_path / name / "rules"
     if not rules.exists():
         shutil.copytree(RULES, rules)
@@ -285,8 +283,7 @@ def test_evaluate_against_a_candidate_bundle_or_revision(pair: tuple[Flask, Flas
     request = {**complex_case_event(), "rules": {"files": bundle}}
     candidate = client.post("/v1/evaluate", json=request).get_json()
     stored = client.post(
-        "/v1/evaluate",
-        json={**complex_case_event(), "rules": {"revision": active["rules_revision"]}},
+        "/v1/evaluate", json={**complex_case_event(), "rules": {"revision": active["rules_revision"]}}
     ).get_json()
 
     assert candidate["rules_revision"] == Bundle.from_text(bundle).revision

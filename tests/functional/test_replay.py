@@ -128,12 +128,8 @@ def history(store: Store, policy: Policy) -> list[tuple[str, dict[str, Any]]]:
     return stored
 
 
-def _candidate(
-    tmp_path: Path,
-    name: str,
-    edit: dict[str, tuple[str, str]] | None = None,
-    extra: dict[str, str] | None = None,
-) -> Policy:
+def _candidate(tmp_path: Path, name: str, edit: dict[str, tuple[str, str]] | None = None,
+               extra: dict[str, str] | None = None) -> Policy:
     """Return a policy built from a copy of rules/ with text replaced or files added."""
     rules = tmp_path / name / "rules"  # the revision hashes paths from rules/ on
     shutil.copytree(ROOT / "rules", rules)
@@ -221,8 +217,7 @@ def test_a_raised_threshold_reports_exactly_the_decisions_it_changes(
             assert shown["priority"] == verdict["priority"]
             assert shown["matched_rules"] == verdict["matched"]
     assert report["by_rule"]["hostility-over-agent-limit"]["fires_less"] == sum(
-        "hostility-over-agent-limit" in b["matched"]
-        and "hostility-over-agent-limit" not in a["matched"]
+        "hostility-over-agent-limit" in b["matched"] and "hostility-over-agent-limit" not in a["matched"]
         for b, a in expected.values()
     )
     assert report["by_rule"]["hostility-over-agent-limit"]["fires_more"] == 0
@@ -232,10 +227,7 @@ def test_a_raised_threshold_reports_exactly_the_decisions_it_changes(
         transitions[key] = transitions.get(key, 0) + 1
     assert report["by_outcome"] == transitions
     escalated = [
-        (
-            _decide(policy, r)["outcome"] == "escalate",
-            _decide(candidate, r)["outcome"] == "escalate",
-        )
+        (_decide(policy, r)["outcome"] == "escalate", _decide(candidate, r)["outcome"] == "escalate")
         for r in rows
     ]
     assert report["escalation_rate"] == {
@@ -324,9 +316,7 @@ def test_the_window_is_the_newest_events_received_in_it_oldest_first(
                 conn, since=start + timedelta(hours=5), until=start + timedelta(hours=15)
             )
         ]
-        newest = [
-            e.seq for e in repo.events_for_replay(conn, until=start + timedelta(hours=15), limit=4)
-        ]
+        newest = [e.seq for e in repo.events_for_replay(conn, until=start + timedelta(hours=15), limit=4)]
         counted = repo.count_for_replay(conn, since=start + timedelta(hours=5), limit=4)
         first = next(iter(repo.events_for_replay(conn, limit=len(seqs) + 10)))
 
@@ -348,9 +338,7 @@ def test_the_cli_json_is_the_report_of_replay(
     candidate = _raised_hostility(tmp_path)
     url = store.engine.url.render_as_string(hide_password=False)
 
-    status = main(
-        ["replay", "--rules", str(tmp_path / "raised" / "rules"), "--database", url, "--json"]
-    )
+    status = main(["replay", "--rules", str(tmp_path / "raised" / "rules"), "--database", url, "--json"])
     printed = json.loads(capsys.readouterr().out)
 
     with store.read() as conn:
@@ -372,15 +360,7 @@ def test_the_cli_prints_counts_rates_and_both_decisions(
     url = store.engine.url.render_as_string(hide_password=False)
 
     status = main(
-        [
-            "replay",
-            "--rules",
-            str(tmp_path / "raised" / "rules"),
-            "--database",
-            url,
-            "--baseline",
-            str(ROOT / "rules"),
-        ]
+        ["replay", "--rules", str(tmp_path / "raised" / "rules"), "--database", url, "--baseline", str(ROOT / "rules")]
     )
     out = capsys.readouterr()
 
@@ -401,9 +381,7 @@ def test_the_cli_refuses_invalid_rules_and_bad_times(
     broken = tmp_path / "broken"
     shutil.copytree(ROOT / "rules", broken)
     (broken / "limits.yaml").write_text(
-        (broken / "limits.yaml")
-        .read_text()
-        .replace("{gt: agent.limits.max_complexity}", "{gtee: 3}")
+        (broken / "limits.yaml").read_text().replace("{gt: agent.limits.max_complexity}", "{gtee: 3}")
     )
     database = f"sqlite:///{tmp_path / 'none.db'}"
 

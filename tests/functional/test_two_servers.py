@@ -49,9 +49,7 @@ def converge(servers: tuple[Server, ...], revision: str) -> float:
         lambda: all(every_worker_serves(s, revision) for s in servers),
         timeout=120,
         interval=0.2,
-        message=lambda: (
-            f"workers serve {[revisions_by_worker(s) for s in servers]}, not {revision}"
-        ),
+        message=lambda: f"workers serve {[revisions_by_worker(s) for s in servers]}, not {revision}",
     )
     return time.monotonic() - started
 
@@ -60,12 +58,8 @@ def converge(servers: tuple[Server, ...], revision: str) -> float:
 def servers(tmp_path: Path, postgres_schema: str) -> Iterator[tuple[Server, Server]]:
     folders = [shutil.copytree(RULES, tmp_path / name / "rules") for name in ("a", "b")]
     with (
-        Server(
-            tmp_path / "a" / "instance", database_url=postgres_schema, rules_dir=folders[0]
-        ) as a,
-        Server(
-            tmp_path / "b" / "instance", database_url=postgres_schema, rules_dir=folders[1]
-        ) as b,
+        Server(tmp_path / "a" / "instance", database_url=postgres_schema, rules_dir=folders[0]) as a,
+        Server(tmp_path / "b" / "instance", database_url=postgres_schema, rules_dir=folders[1]) as b,
     ):
         yield a, b
 

@@ -73,9 +73,6 @@ def test_the_text_report_shows_counts_rates_and_both_decisions() -> None:
     assert "Escalation rate: 50.0% before, 37.5% after." in text
     assert "escalate -> none" in text
     assert "case C-1, event e-7, 2026-11-20T09:05:00+00:00" in text
-    assert (
-        "before: escalate; to supervisor (handover); route supervisors; priority high; rules a, b"
-        in text
-    )
+    assert "before: escalate; to supervisor (handover); route supervisors; priority high; rules a, b" in text
     assert "after:  none; route -; priority normal; rules a" in text
     assert report.as_dict()["escalation_rate"] == {"before": 0.5, "after": 0.375}

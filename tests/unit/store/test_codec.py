@@ -58,9 +58,9 @@ customers = st.builds(
     flag_reasons=st.dictionaries(names, st.text(max_size=40)),
     unresolved_complaints=counts,
     escalations_30d=counts,
-    unresolved_complaint_refs=st.lists(
-        st.builds(ComplaintRef, case_id=names, opened_at=moments)
-    ).map(tuple),
+    unresolved_complaint_refs=st.lists(st.builds(ComplaintRef, case_id=names, opened_at=moments)).map(
+        tuple
+    ),
 )
 agents = st.builds(
     AgentProfile,
@@ -133,6 +133,6 @@ def test_a_stored_event_body_reads_as_the_api_read_it() -> None:
 
 def test_a_snapshot_missing_keys_reads_as_the_defaults() -> None:
     assert snapshot_from_json({}) == Snapshot()
-    assert snapshot_from_json(
-        {"case": {"case_id": "C-1"}, "customer": {"id": "cus-1"}}
-    ) == Snapshot(case=CaseState(case_id="C-1"), customer=CustomerState(id="cus-1"))
+    assert snapshot_from_json({"case": {"case_id": "C-1"}, "customer": {"id": "cus-1"}}) == Snapshot(
+        case=CaseState(case_id="C-1"), customer=CustomerState(id="cus-1")
+    )

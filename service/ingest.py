@@ -16,13 +16,12 @@ import json
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 
-from schemas.api import DecisionV1Schema
 from service import decide
 from service.cases.model import AgentProfile, CustomerState, Event, Snapshot
 from service.policy import Policy
@@ -33,8 +32,6 @@ from service.store.repository import Store
 log = logging.getLogger(__name__)
 
 ATTEMPTS = 5
-# Schemas hold no per-call state; building one costs more than using it.
-DECISION_V1 = DecisionV1Schema()
 
 
 class IdempotencyConflict(Exception):
@@ -51,9 +48,9 @@ class StoreBusy(Exception):
 
 @dataclass(frozen=True)
 class Ingested:
-    """The outcome of ingesting one event."""
+    """The outcome of ingesting one event: the decision made now, or the one stored before."""
 
-    decision: dict[str, Any]
+    decision: decide.Decision | codec.StoredDecision
     duplicate: bool
     seq: int
     customer_id: str | None
@@ -70,7 +67,7 @@ def _duplicate(stored: repo.StoredEvent, case_id: str, digest: str, event_id: st
         raise IdempotencyConflict(f"event {event_id} was already sent for case {stored.case_id}")
     if stored.body_hash != digest:
         raise IdempotencyConflict(f"event {event_id} was already sent with a different body")
-    decision = {**stored.decision, "duplicate": True}
+    decision = replace(codec.decision_from_json(stored.decision), duplicate=True)
     return Ingested(decision, True, stored.seq, None)
 
 
@@ -103,8 +100,6 @@ def _once(
         snapshot = Snapshot(case=case.state, customer=customer, agent=agent)
         evaluation = decide.evaluate(policy, snapshot, event, case_id=case_id, now=now)
         decision = evaluation.decision
-        decision_json: dict[str, Any] = DECISION_V1.dump(decision)
-        # Hook: further writes of the decision in this transaction (webhook outbox) go here.
         seq = repo.insert_event(
             conn,
             {
@@ -116,7 +111,7 @@ def _once(
                 "received_at": now,
                 "event": dict(body),
                 "decision_id": decision.decision_id,
-                "decision": decision_json,
+                "decision": codec.decision_to_json(decision),
                 "outcome": decision.outcome,
                 "customer_id": customer_id,
                 "rules_revision": decision.rules_revision,
@@ -129,7 +124,9 @@ def _once(
         repo.save_case(conn, evaluation.after.case, customer_id, case.event_count + 1, now)
         if customer_id is not None:
             repo.save_customer(conn, evaluation.after.customer, now)
-    return Ingested(decision_json, False, seq, customer_id)
+        # Hook: further writes of the decision in this transaction (a webhook outbox's
+        # queue_decision(conn, decision, ...), timers' deadlines) go here.
+    return Ingested(decision, False, seq, customer_id)
 
 
 def ingest(

@@ -1,11 +1,18 @@
-"""Turn case, customer and agent state, snapshots and stored events into JSON and back."""
+"""Turn case, customer and agent state, snapshots, decisions and stored events into JSON and back.
+
+Stored decisions use this module's format, not the API's schema.  Its keys
+are those of the V1 decision (rows written before it had its own codec hold
+exactly a V1 dump, and read back the same), so the decision log and replay
+read every row alike; the API turns what ``decision_from_json`` returns into
+the wire form with its own schema.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from service.cases.model import (
     AgentProfile,
@@ -18,6 +25,10 @@ from service.cases.model import (
     ThreatMark,
 )
 from service.engine.model import AgentLimits
+from service.signals.detect import Signal
+
+if TYPE_CHECKING:  # decide imports the store through the policy: no import at run time
+    from service.decide import Decision
 
 _SCALARS = tuple(
     f.name
@@ -190,4 +201,151 @@ def event_from_json(body: Mapping[str, Any]) -> Event:
         text=body.get("text"),
         language=body.get("language"),
         attributes=dict(body.get("attributes") or {}),
+    )
+
+
+@dataclass(frozen=True)
+class RuleRef:
+    """The parts of a rule a stored decision keeps: enough to name it."""
+
+    id: str
+    title: str
+    priority: int
+    safety: bool
+
+
+@dataclass(frozen=True)
+class StoredMatch:
+    """A rule that matched a stored decision, and why."""
+
+    rule: RuleRef
+    why: str
+
+
+@dataclass(frozen=True)
+class StoredEscalation:
+    """An escalation of a stored decision."""
+
+    to: str
+    mode: str
+    rule: str
+    status: str
+
+
+@dataclass(frozen=True)
+class StoredSuppressed:
+    """An escalation a cool-down held back, in a stored decision."""
+
+    to: str
+    rule: str
+    until: datetime
+
+
+@dataclass(frozen=True)
+class StoredDecision:
+    """A decision read back from the database, with the attributes of a decision just made."""
+
+    decision_id: str
+    case_id: str | None
+    event_id: str
+    outcome: str
+    escalations: tuple[StoredEscalation, ...]
+    route_to: str | None
+    priority: str
+    actions: tuple[dict[str, str], ...]
+    guidance: tuple[str, ...]
+    matched: tuple[StoredMatch, ...]
+    signals: tuple[Signal, ...]
+    suppressed: tuple[StoredSuppressed, ...]
+    rules_revision: str
+    evaluated_at: datetime
+    duration_ms: float
+    duplicate: bool = False
+
+
+def decision_to_json(decision: Decision) -> dict[str, Any]:
+    """Serialise a decision for storage."""
+    return {
+        "decision_id": decision.decision_id,
+        "case_id": decision.case_id,
+        "event_id": decision.event_id,
+        "outcome": decision.outcome,
+        "escalations": [
+            {"to": e.to, "mode": e.mode, "rule": e.rule, "status": e.status}
+            for e in decision.escalations
+        ],
+        "route_to": decision.route_to,
+        "priority": decision.priority,
+        "actions": [dict(a) for a in decision.actions],
+        "guidance": list(decision.guidance),
+        "matched_rules": [
+            {
+                "id": m.rule.id,
+                "title": m.rule.title,
+                "priority": m.rule.priority,
+                "safety": m.rule.safety,
+                "why": m.why,
+            }
+            for m in decision.matched
+        ],
+        "signals": [
+            {
+                "name": s.name,
+                "language": s.language,
+                "evidence": s.evidence,
+                "entry": s.entry,
+                "source": s.source,
+                "span": [s.start, s.end],
+            }
+            for s in decision.signals
+        ],
+        "suppressed": [
+            {"to": s.to, "rule": s.rule, "until": stamp(s.until)} for s in decision.suppressed
+        ],
+        "rules_revision": decision.rules_revision,
+        "evaluated_at": stamp(decision.evaluated_at),
+        "duration_ms": decision.duration_ms,
+        "duplicate": decision.duplicate,
+    }
+
+
+def decision_from_json(data: Mapping[str, Any]) -> StoredDecision:
+    """Rebuild a stored decision; escalations stored before they had a status read as new."""
+    return StoredDecision(
+        decision_id=data["decision_id"],
+        case_id=data.get("case_id"),
+        event_id=data["event_id"],
+        outcome=data["outcome"],
+        escalations=tuple(
+            StoredEscalation(e["to"], e["mode"], e["rule"], e.get("status", "new"))
+            for e in data.get("escalations", ())
+        ),
+        route_to=data.get("route_to"),
+        priority=data["priority"],
+        actions=tuple(dict(a) for a in data.get("actions", ())),
+        guidance=tuple(data.get("guidance", ())),
+        matched=tuple(
+            StoredMatch(RuleRef(m["id"], m["title"], m["priority"], m["safety"]), m["why"])
+            for m in data.get("matched_rules", ())
+        ),
+        signals=tuple(
+            Signal(
+                s["name"],
+                s["language"],
+                s["evidence"],
+                s["entry"],
+                s["source"],
+                s["span"][0],
+                s["span"][1],
+            )
+            for s in data.get("signals", ())
+        ),
+        suppressed=tuple(
+            StoredSuppressed(s["to"], s["rule"], parse_stamp(s["until"]))
+            for s in data.get("suppressed", ())
+        ),
+        rules_revision=data["rules_revision"],
+        evaluated_at=parse_stamp(data["evaluated_at"]),
+        duration_ms=float(data["duration_ms"]),
+        duplicate=bool(data.get("duplicate", False)),
     )

@@ -285,6 +285,15 @@ def put_agent(conn: sa.Connection, profile: AgentProfile, now: datetime) -> bool
 
 
 @dataclass(frozen=True)
+class DecisionRow:
+    """A stored decision with when it was received and the customer of its case."""
+
+    decision: codec.StoredDecision
+    received_at: datetime
+    customer_id: str | None
+
+
+@dataclass(frozen=True)
 class CaseView:
     """A case as the service sees it."""
 
@@ -294,7 +303,7 @@ class CaseView:
     event_count: int
     created_at: datetime
     updated_at: datetime
-    decisions: list[dict[str, Any]]
+    decisions: list[DecisionRow]
 
 
 def get_case(conn: sa.Connection, case_id: str, now: datetime, recent: int = 20) -> CaseView | None:
@@ -310,9 +319,9 @@ def get_case(conn: sa.Connection, case_id: str, now: datetime, recent: int = 20)
         if found is not None:
             customer = codec.customer_from_row(found, _recent(found.escalations, now))
     decisions = [
-        {**dict(r.decision), "received_at": codec.aware(r.received_at).isoformat()}
+        DecisionRow(codec.decision_from_json(r.decision), codec.aware(r.received_at), r.customer_id)
         for r in conn.execute(
-            sa.select(events.c.decision, events.c.received_at)
+            sa.select(events.c.decision, events.c.received_at, events.c.customer_id)
             .where(events.c.case_id == case_id)
             .order_by(events.c.seq.desc())
             .limit(recent)
@@ -343,7 +352,7 @@ class DecisionQuery:
     limit: int = 50
 
 
-def list_decisions(conn: sa.Connection, query: DecisionQuery) -> list[tuple[int, dict[str, Any]]]:
+def list_decisions(conn: sa.Connection, query: DecisionQuery) -> list[tuple[int, DecisionRow]]:
     """Return stored decisions, oldest first, that pass every filter."""
     select = sa.select(
         events.c.seq, events.c.decision, events.c.received_at, events.c.customer_id
@@ -369,11 +378,9 @@ def list_decisions(conn: sa.Connection, query: DecisionQuery) -> list[tuple[int,
     return [
         (
             r.seq,
-            {
-                **dict(r.decision),
-                "customer_id": r.customer_id,
-                "received_at": codec.aware(r.received_at).isoformat(),
-            },
+            DecisionRow(
+                codec.decision_from_json(r.decision), codec.aware(r.received_at), r.customer_id
+            ),
         )
         for r in conn.execute(select.limit(query.limit))
     ]

@@ -303,7 +303,7 @@ def test_decisions_a_crash_kept_out_of_the_log_are_written_on_recovery(
 
     assert services.outbox.recover() == 1
     (line,) = [json.loads(x) for x in (tmp_path / "decisions.jsonl").read_text().splitlines()]
-    assert line["decision_id"] == stored.decision["decision_id"]
+    assert line["decision_id"] == stored.decision.decision_id
     assert services.outbox.recover() == 0
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint
@@ -10,6 +9,7 @@ from marshmallow import ValidationError
 
 from schemas.api import CaseV1Schema, DecisionV1Schema, EventV1Schema, check_event_time
 from service.api import body
+from service.api.codes import ErrorCode
 from service.api.context import caller, services
 from service.api.decisions import stored_decision
 from service.api.errors import ApiError, validation_error
@@ -30,23 +30,27 @@ def post_event(case_id: str) -> tuple[dict[str, Any], int, dict[str, str]]:
     body.path_id("case_id", case_id)
     raw = body.json_body()
     event = body.validate(EVENT_V1, raw)
-    try:
-        check_event_time(event, datetime.now(UTC))
-    except ValidationError as exc:
-        raise validation_error(exc) from exc
     svc = services()
     try:
-        ingested = ingest(svc.store, svc.policies.current, case_id, event, raw, caller())
+        check_event_time(event, svc.clock())
+    except ValidationError as exc:
+        raise validation_error(exc) from exc
+    try:
+        ingested = ingest(
+            svc.store, svc.policies.current, case_id, event, raw, caller(), clock=svc.clock
+        )
     except IdempotencyConflict as exc:
         raise ApiError(
-            409, "idempotency_conflict", "The event id is already used", str(exc)
+            409, ErrorCode.IDEMPOTENCY_CONFLICT, "The event id is already used", str(exc)
         ) from exc
     except CustomerMismatch as exc:
         raise ApiError(
-            409, "case_customer_mismatch", "The case has another customer", str(exc)
+            409, ErrorCode.CASE_CUSTOMER_MISMATCH, "The case has another customer", str(exc)
         ) from exc
     except StoreBusy as exc:
-        raise ApiError(503, "store_busy", "Try again", str(exc), extra={"retry_after": 1}) from exc
+        raise ApiError(
+            503, ErrorCode.STORE_BUSY, "Try again", str(exc), extra={"retry_after": 1}
+        ) from exc
     decision: dict[str, Any] = DECISION_V1.dump(ingested.decision)
     if not ingested.duplicate:
         svc.decision_log.write(
@@ -68,11 +72,15 @@ def post_event(case_id: str) -> tuple[dict[str, Any], int, dict[str, str]]:
 def get_case(case_id: str) -> dict[str, Any]:
     """Return the case as the service sees it: aggregates, customer, flags, decisions."""
     body.path_id("case_id", case_id)
-    with services().store.read() as conn:
-        view = repo.get_case(conn, case_id, datetime.now(UTC))
+    svc = services()
+    with svc.store.read() as conn:
+        view = repo.get_case(conn, case_id, svc.clock())
     if view is None:
         raise ApiError(
-            404, "case_not_found", "No such case", f"no event was ever stored for case {case_id}"
+            404,
+            ErrorCode.CASE_NOT_FOUND,
+            "No such case",
+            f"no event was ever stored for case {case_id}",
         )
     dumped: dict[str, Any] = CASE_V1.dump(view)
     dumped["decisions"] = [stored_decision(row, customer=False) for row in view.decisions]

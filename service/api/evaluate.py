@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, current_app, request
@@ -18,6 +17,7 @@ from schemas.api import (
 )
 from service import activation, decide
 from service.api import body
+from service.api.codes import ErrorCode
 from service.api.context import caller, services
 from service.api.errors import ApiError, validation_error
 from service.cases.model import Snapshot
@@ -47,17 +47,18 @@ def evaluate_event() -> dict[str, Any]:
     if not isinstance(snapshot, Snapshot):
         snapshot = SNAPSHOT_V1.load(snapshot)
     event = payload["event"]
+    svc = services()
     try:
-        check_event_time(event, datetime.now(UTC))
+        check_event_time(event, svc.clock())
     except ValidationError as exc:
         raise validation_error(exc, ("event",)) from exc
-    svc = services()
     policy = _policy(svc.policies, payload.get("rules"))
     evaluation = decide.evaluate(
         policy,
         snapshot,
         event,
         case_id=snapshot.case.case_id,
+        now=svc.clock(),
         explain_misses=full,
     )
     result: dict[str, Any] = (EXPLAINED_V1 if full else DECISION_V1).dump(evaluation.decision)
@@ -84,7 +85,7 @@ def _policy(holder: PolicyHolder, candidate: dict[str, Any] | None) -> Policy:
         except activation.UnknownRevision as exc:
             raise ApiError(
                 404,
-                "revision_not_found",
+                ErrorCode.REVISION_NOT_FOUND,
                 "No such revision",
                 f"no bundle with revision {candidate['revision']} is stored",
             ) from exc
@@ -93,7 +94,7 @@ def _policy(holder: PolicyHolder, candidate: dict[str, Any] | None) -> Policy:
     except InvalidFiles as exc:
         raise ApiError(
             422,
-            "rules_invalid",
+            ErrorCode.RULES_INVALID,
             "The candidate rule files are not valid",
             f"{len(exc.issues)} problem(s) found in rules.files",
             extra={"issues": [issue.as_dict() for issue in exc.issues]},

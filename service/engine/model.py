@@ -152,7 +152,6 @@ class RuleSet:
     revision: str
     defaults: Defaults = Defaults()
     files: tuple[str, ...] = ()
-    signal_names: frozenset[str] = frozenset()
     by_id: Mapping[str, Rule] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:

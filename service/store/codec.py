@@ -9,10 +9,10 @@ the wire form with its own schema.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from service.cases.model import (
     AgentProfile,
@@ -26,9 +26,6 @@ from service.cases.model import (
 )
 from service.engine.model import AgentLimits
 from service.signals.detect import Signal
-
-if TYPE_CHECKING:  # decide imports the store through the policy: no import at run time
-    from service.decide import Decision
 
 _SCALARS = tuple(
     f.name
@@ -263,7 +260,85 @@ class StoredDecision:
     duplicate: bool = False
 
 
-def decision_to_json(decision: Decision) -> dict[str, Any]:
+# What the codec reads of a decision (service.decide.Decision, a layer above the store).
+
+
+class _Escalation(Protocol):
+    @property
+    def to(self) -> str: ...
+    @property
+    def mode(self) -> str: ...
+    @property
+    def rule(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+
+
+class _Rule(Protocol):
+    @property
+    def id(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def priority(self) -> int: ...
+    @property
+    def safety(self) -> bool: ...
+
+
+class _Match(Protocol):
+    @property
+    def rule(self) -> _Rule: ...
+    @property
+    def why(self) -> str: ...
+
+
+class _Suppressed(Protocol):
+    @property
+    def to(self) -> str: ...
+    @property
+    def rule(self) -> str: ...
+    @property
+    def until(self) -> datetime: ...
+
+
+class DecisionLike(Protocol):
+    """The attributes of a decision that are stored."""
+
+    @property
+    def decision_id(self) -> str: ...
+    @property
+    def case_id(self) -> str | None: ...
+    @property
+    def event_id(self) -> str: ...
+    @property
+    def outcome(self) -> str: ...
+    @property
+    def escalations(self) -> Sequence[_Escalation]: ...
+    @property
+    def route_to(self) -> str | None: ...
+    @property
+    def priority(self) -> str: ...
+    @property
+    def actions(self) -> Sequence[Mapping[str, str]]: ...
+    @property
+    def guidance(self) -> Sequence[str]: ...
+    @property
+    def matched(self) -> Sequence[_Match]: ...
+    @property
+    def signals(self) -> Sequence[Signal]: ...
+    @property
+    def suppressed(self) -> Sequence[_Suppressed]: ...
+    @property
+    def rules_revision(self) -> str: ...
+    @property
+    def evaluated_at(self) -> datetime: ...
+    @property
+    def duration_ms(self) -> float: ...
+    @property
+    def duplicate(self) -> bool: ...
+
+
+def decision_to_json(decision: DecisionLike) -> dict[str, Any]:
     """Serialise a decision for storage."""
     return {
         "decision_id": decision.decision_id,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from marshmallow import (
@@ -23,7 +23,16 @@ from marshmallow import (
 )
 
 from schemas.common import Choice, StrictSchema, integer, number, string
-from service.cases.model import AgentProfile, CaseState, CustomerState, Escalated, Event, Snapshot
+from service.cases.model import (
+    AgentProfile,
+    CaseState,
+    ComplaintRef,
+    CustomerState,
+    Escalated,
+    Event,
+    Snapshot,
+    ThreatMark,
+)
 from service.engine import catalog
 from service.engine.model import AgentLimits
 
@@ -40,7 +49,12 @@ NUMBER_ATTRIBUTES: dict[str, tuple[float, float]] = {
     "handling_minutes": (0, 1440),
 }
 CHOICE_ATTRIBUTES: dict[str, tuple[str, ...]] = {"limit": catalog.LIMIT_KINDS}
-TEXT_ATTRIBUTES = frozenset({"topic"})
+TEXT_ATTRIBUTES = frozenset({"topic", "target"})
+# Events about one escalation name its target in attributes.target.
+TARGETED_EVENTS = ("escalation_accepted", "escalation_resolved")
+# How far an event's occurred_at may lie from the server clock, before or after: an
+# event dated years away would poison the case's timeline and every cool-down.
+MAX_EVENT_CLOCK_SKEW = timedelta(days=365)
 
 
 def _choice(choices: tuple[str, ...], what: str) -> Choice:
@@ -150,6 +164,16 @@ class EventV1Schema(StrictSchema):
     )
     attributes = AttributesField(load_default=dict)
 
+    @validates_schema
+    def _target(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if data.get("type") in TARGETED_EVENTS and not isinstance(
+            (data.get("attributes") or {}).get("target"), str
+        ):
+            raise ValidationError(
+                {"target": [f"{data['type']} needs the escalation target, such as supervisor"]},
+                "attributes",
+            )
+
     @post_load
     def _build(self, data: dict[str, Any], **kwargs: Any) -> Event:
         customer = data.get("customer") or {}
@@ -164,6 +188,19 @@ class EventV1Schema(StrictSchema):
             text=data.get("text"),
             language=data.get("language"),
             attributes=data["attributes"],
+        )
+
+
+def check_event_time(event: Event, now: datetime) -> None:
+    """Raise a ValidationError naming occurred_at unless it lies within the bound of ``now``."""
+    if abs(event.occurred_at - now) > MAX_EVENT_CLOCK_SKEW:
+        raise ValidationError(
+            {
+                "occurred_at": [
+                    f"expected a time within {MAX_EVENT_CLOCK_SKEW.days} days of the "
+                    f"server clock ({now:%Y-%m-%d})"
+                ]
+            }
         )
 
 
@@ -223,6 +260,18 @@ class CustomerSnapshotV1Schema(StrictSchema):
     )
     unresolved_complaints = count()
     escalations_30d = count()
+    unresolved_complaint_refs = fields.List(
+        fields.Nested(lambda: ComplaintRefInV1Schema()),
+        load_default=list,
+        validate=validate.Length(max=1000),
+        metadata={"description": "The unresolved complaints, to name them in guidance."},
+    )
+    threats = fields.List(
+        fields.Nested(lambda: ThreatMarkV1Schema()),
+        load_default=list,
+        validate=validate.Length(max=1000),
+        metadata={"description": "The customer's threats across cases (customer memory)."},
+    )
 
     @post_load
     def _build(self, data: dict[str, Any], **kwargs: Any) -> CustomerState:
@@ -232,14 +281,40 @@ class CustomerSnapshotV1Schema(StrictSchema):
             flags=tuple(data["flags"]),
             unresolved_complaints=data["unresolved_complaints"],
             escalations_30d=data["escalations_30d"],
+            unresolved_complaint_refs=tuple(data["unresolved_complaint_refs"]),
+            threats=tuple(sorted(data["threats"], key=lambda mark: mark.at)),
         )
+
+
+class ComplaintRefInV1Schema(StrictSchema):
+    """An unresolved complaint of the customer: the case it is in and when it was opened."""
+
+    case_id = string(required=True, validate=ID)
+    opened_at = AwareDateTime(required=True)
+
+    @post_load
+    def _build(self, data: dict[str, Any], **kwargs: Any) -> ComplaintRef:
+        return ComplaintRef(data["case_id"], data["opened_at"])
+
+
+class ThreatMarkV1Schema(StrictSchema):
+    """A threat the customer made, in any case."""
+
+    at = AwareDateTime(required=True)
+    kind = string(required=True, validate=_choice(("legal", "physical"), "kind"))
+    case_id = string(validate=ID, load_default=None)
+
+    @post_load
+    def _build(self, data: dict[str, Any], **kwargs: Any) -> ThreatMark:
+        return ThreatMark(data["at"], data["kind"], data["case_id"])
 
 
 class LastEscalationV1Schema(StrictSchema):
     """When a case was last escalated to one target."""
 
     at = AwareDateTime(required=True)
-    severity = integer(load_default=1, validate=validate.Range(0, 3))
+    # Priority (0-3) times two, plus one for a handover (service/engine/merge.py).
+    severity = integer(load_default=1, validate=validate.Range(0, 7))
     rule = string(load_default="")
 
 
@@ -267,6 +342,12 @@ class CaseSnapshotV1Schema(StrictSchema):
         values=fields.Nested(LastEscalationV1Schema),
         load_default=dict,
     )
+    open_escalations = fields.Dict(
+        keys=string(validate=validate.Length(1, 64)),
+        values=fields.Nested(LastEscalationV1Schema),
+        load_default=dict,
+        metadata={"description": "Escalations still open (standing), by target."},
+    )
     customer = fields.Nested(CustomerSnapshotV1Schema, load_default=dict)
     agent = fields.Nested(AgentSnapshotV1Schema, load_default=dict)
 
@@ -278,12 +359,17 @@ class CaseSnapshotV1Schema(StrictSchema):
             customer = CustomerSnapshotV1Schema().load(customer)
         if isinstance(agent, dict):
             agent = AgentSnapshotV1Schema().load(agent)
-        escalations = {
-            target: Escalated(at=e["at"], severity=e["severity"], rule=e["rule"])
-            for target, e in data.pop("last_escalations").items()
-        }
+        escalations, standing = (
+            {
+                target: Escalated(at=e["at"], severity=e["severity"], rule=e["rule"])
+                for target, e in data.pop(key).items()
+            }
+            for key in ("last_escalations", "open_escalations")
+        )
         return Snapshot(
-            case=CaseState(last_escalations=escalations, **data), customer=customer, agent=agent
+            case=CaseState(last_escalations=escalations, open_escalations=standing, **data),
+            customer=customer,
+            agent=agent,
         )
 
 
@@ -345,6 +431,13 @@ class EscalationV1Schema(Schema):
         metadata={"description": "handover: the case leaves the agent; notify: the agent keeps it"}
     )
     rule = fields.String()
+    status = fields.String(
+        metadata={
+            "enum": ["new", "standing"],
+            "description": "new: raised by this event; standing: still open from an earlier "
+            "event, not raised again (its notifications are not sent again)",
+        },
+    )
 
 
 class SuppressedV1Schema(Schema):
@@ -577,6 +670,14 @@ class ComplaintRefV1Schema(Schema):
     opened_at = fields.DateTime()
 
 
+class ThreatMarkOutV1Schema(Schema):
+    """A threat the customer made, in which case."""
+
+    at = fields.DateTime()
+    kind = fields.String()
+    case_id = fields.String(allow_none=True)
+
+
 class CustomerV1Schema(Schema):
     """What the service knows about a customer across cases."""
 
@@ -587,6 +688,10 @@ class CustomerV1Schema(Schema):
     unresolved_complaints = fields.Integer()
     unresolved_complaint_refs = fields.List(fields.Nested(ComplaintRefV1Schema))
     escalations_30d = fields.Integer()
+    threats = fields.List(
+        fields.Nested(ThreatMarkOutV1Schema),
+        metadata={"description": "Threats remembered across cases (the last 90 days)."},
+    )
 
 
 class CaseV1Schema(Schema):
@@ -602,6 +707,12 @@ class CaseV1Schema(Schema):
         lambda v: {
             t: LastEscalationOutV1Schema().dump(e) for t, e in v.state.last_escalations.items()
         }
+    )
+    open_escalations = fields.Function(
+        lambda v: {
+            t: LastEscalationOutV1Schema().dump(e) for t, e in v.state.open_escalations.items()
+        },
+        metadata={"description": "Escalations still open (standing), by target."},
     )
     decisions = fields.List(
         fields.Dict(), metadata={"description": "The 20 latest decisions, newest first."}

@@ -10,13 +10,20 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
-from service.cases.model import Escalated, Event, Snapshot
-from service.cases.reduce import apply_event
+from service.cases.escalations import (
+    NEW,
+    Raised,
+    announcing,
+    apply_decision,
+    sort_escalations,
+)
+from service.cases.model import Event, Snapshot
+from service.cases.reduce import apply_event, threats_within
 from service.engine.explain import ABSENT, Failure, explain, first_failure
 from service.engine.facts import FactValue
-from service.engine.merge import EscalationOut, Match, Merged, merge, outcome_of
+from service.engine.merge import EscalationOut, Match, merge, outcome_of
 from service.engine.model import Defaults, Rule
 from service.policy import Policy
 from service.signals.detect import Signal
@@ -90,10 +97,15 @@ def facts_of(
         "case.open_complaints": case.open_complaints,
         "case.reopened_complaints": case.reopened_complaints,
         "case.status": case.status,
+        "case.open_escalations": len(case.open_escalations),
+        "case.escalated_to": tuple(sorted(case.open_escalations)),
         "customer.tier": customer.tier,
         "customer.flags": customer.flags,
         "customer.unresolved_complaints": customer.unresolved_complaints,
         "customer.escalations_30d": customer.escalations_30d,
+        "customer.threats_90d": threats_within(customer, event),
+        "customer.legal_threats_90d": threats_within(customer, event, "legal"),
+        "customer.physical_threats_90d": threats_within(customer, event, "physical"),
         "agent.limits.max_complexity": limits.max_complexity,
         "agent.limits.max_hostility": limits.max_hostility,
         "agent.limits.max_minutes": limits.max_minutes,
@@ -131,26 +143,6 @@ def _placeholder(name: str, facts: dict[str, FactValue], snapshot: Snapshot) -> 
     return ", ".join(value) if isinstance(value, tuple) else str(value)
 
 
-def _cool_down(
-    merged: Merged, snapshot: Snapshot, now: datetime
-) -> tuple[tuple[EscalationOut, ...], tuple[Suppressed, ...]]:
-    """Hold back escalations to a target still in its rule's cool-down, unless more severe."""
-    kept, held = [], []
-    for esc in merged.escalations:
-        window = merged.cooldowns.get(esc.to)
-        last = snapshot.case.last_escalations.get(esc.to)
-        if (
-            window
-            and last is not None
-            and now - last.at < timedelta(minutes=window)
-            and esc.severity <= last.severity
-        ):
-            held.append(Suppressed(esc.to, esc.rule, last.at + timedelta(minutes=window)))
-        else:
-            kept.append(esc)
-    return tuple(kept), tuple(held)
-
-
 def evaluate(
     policy: Policy,
     snapshot: Snapshot,
@@ -178,22 +170,43 @@ def evaluate(
         if rule.id in matched_ids
     ]
     merged = merge(matches, lambda name: _placeholder(name, facts, after))
-    escalations, suppressed = _cool_down(merged, after, event.occurred_at)
-    if escalations:
-        last = dict(after.case.last_escalations)
-        for esc in escalations:
-            last[esc.to] = Escalated(at=event.occurred_at, severity=esc.severity, rule=esc.rule)
-        after = replace(after, case=replace(after.case, last_escalations=last))
+    sorted_ = sort_escalations(
+        after.case,
+        [Raised(e.to, e.severity, e.rule) for e in merged.escalations],
+        merged.cooldowns,
+        event.occurred_at,
+    )
+    escalations = tuple(
+        replace(e, status=sorted_.status[e.to])
+        for e in merged.escalations
+        if e.to in sorted_.status
+    )
+    suppressed = tuple(
+        Suppressed(e.to, e.rule, sorted_.held_until[e.to])
+        for e in merged.escalations
+        if e.to in sorted_.held_until
+    )
+    new = [e for e in escalations if e.status == NEW]
+    actions = announcing(
+        merged.actions,
+        {m.rule.id: [e.to for e in m.rule.then.escalate] for m in merged.matched},
+        frozenset(e.to for e in new),
+    )
+    after = apply_decision(
+        after, [Raised(e.to, e.severity, e.rule) for e in new], actions, event.occurred_at
+    )
 
     decision = Decision(
         decision_id=str(uuid.uuid4()),
         case_id=case_id,
         event_id=event.event_id,
-        outcome=outcome_of(escalations, merged.route_to),
+        # Only a new escalation makes the outcome escalate: the escalation rate counts
+        # escalations raised, not events in a case that is already escalated.
+        outcome=outcome_of(new, merged.route_to),
         escalations=escalations,
         route_to=merged.route_to,
         priority=merged.priority,
-        actions=merged.actions,
+        actions=actions,
         guidance=merged.guidance,
         matched=merged.matched,
         signals=signals,

@@ -2,8 +2,11 @@
 
 The case row is locked first, then the customer row (always in that order,
 so two transactions never wait on each other in a cycle).  Inside the lock:
-the idempotency check, the state update, the decision and the writes.  A
-commit is what makes the answer true; nothing is acknowledged before it.
+the idempotency check, the decision and the writes.  Every change to the
+case, customer and agent state is computed by ``decide.evaluate`` (through
+``service/cases``), exactly as in the dry run; this module only loads, locks
+and saves.  A commit is what makes the answer true; nothing is acknowledged
+before it.
 """
 
 from __future__ import annotations
@@ -19,7 +22,6 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from schemas.api import DecisionV1Schema
 from service import decide, webhooks
 from service.cases.model import AgentProfile, CustomerState, Event, Snapshot
 from service.policy import Policy
@@ -30,8 +32,6 @@ from service.store.repository import Store
 log = logging.getLogger(__name__)
 
 ATTEMPTS = 5
-# Schemas hold no per-call state; building one costs more than using it.
-DECISION_V1 = DecisionV1Schema()
 
 
 class IdempotencyConflict(Exception):
@@ -48,9 +48,9 @@ class StoreBusy(Exception):
 
 @dataclass(frozen=True)
 class Ingested:
-    """The outcome of ingesting one event."""
+    """The outcome of ingesting one event: the decision made now, or the one stored before."""
 
-    decision: dict[str, Any]
+    decision: decide.Decision | codec.StoredDecision
     duplicate: bool
     seq: int
     customer_id: str | None
@@ -62,28 +62,12 @@ def body_hash(body: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def flag_customer(
-    customer: CustomerState, actions: tuple[dict[str, str], ...], case_id: str, when: datetime
-) -> CustomerState:
-    """Apply the decision's flag_customer actions to the customer, with the reason and case."""
-    flags, reasons = list(customer.flags), dict(customer.flag_reasons)
-    for action in actions:
-        if action.get("type") != "flag_customer":
-            continue
-        flag = action["flag"]
-        if flag not in flags:
-            flags.append(flag)
-        reason = action.get("reason") or "flagged by a rule"
-        reasons[flag] = f"{reason} (case {case_id}, {when:%Y-%m-%d})"
-    return replace(customer, flags=tuple(flags), flag_reasons=reasons)
-
-
 def _duplicate(stored: repo.StoredEvent, case_id: str, digest: str, event_id: str) -> Ingested:
     if stored.case_id != case_id:
         raise IdempotencyConflict(f"event {event_id} was already sent for case {stored.case_id}")
     if stored.body_hash != digest:
         raise IdempotencyConflict(f"event {event_id} was already sent with a different body")
-    decision = {**stored.decision, "duplicate": True}
+    decision = replace(codec.decision_from_json(stored.decision), duplicate=True)
     return Ingested(decision, True, stored.seq, None)
 
 
@@ -107,24 +91,15 @@ def _once(
                 f"case {case_id} belongs to customer {case.customer_id}, not {event.customer_id}"
             )
         customer_id = case.customer_id or event.customer_id
-        customer: CustomerState = CustomerState()
-        escalations: tuple[datetime, ...] = ()
+        customer = CustomerState()
         if customer_id is not None:
-            locked = repo.lock_customer(conn, customer_id, now)
-            customer, escalations = locked.state, locked.escalations
+            customer = repo.lock_customer(conn, customer_id, now)
         agent_id = event.agent_id or case.state.current_agent
         agent = (repo.load_agent(conn, agent_id) if agent_id else None) or AgentProfile(id=agent_id)
 
         snapshot = Snapshot(case=case.state, customer=customer, agent=agent)
         evaluation = decide.evaluate(policy, snapshot, event, case_id=case_id, now=now)
         decision = evaluation.decision
-        decision_json: dict[str, Any] = DECISION_V1.dump(decision)
-
-        after_customer = flag_customer(
-            evaluation.after.customer, decision.actions, case_id, event.occurred_at
-        )
-        if decision.escalations:
-            escalations = (*escalations, event.occurred_at)
         seq = repo.insert_event(
             conn,
             {
@@ -136,7 +111,7 @@ def _once(
                 "received_at": now,
                 "event": dict(body),
                 "decision_id": decision.decision_id,
-                "decision": decision_json,
+                "decision": codec.decision_to_json(decision),
                 "outcome": decision.outcome,
                 "customer_id": customer_id,
                 "rules_revision": decision.rules_revision,
@@ -148,15 +123,11 @@ def _once(
         )
         repo.save_case(conn, evaluation.after.case, customer_id, case.event_count + 1, now)
         if customer_id is not None:
-            repo.save_customer(conn, after_customer, escalations, now)
-        # In this transaction: the decision is stored and queued for webhooks, or neither.
-        webhooks.queue_decision(
-            conn,
-            {**decision_json, "customer_id": customer_id, "received_at": codec.stamp(now)},
-            time_driven=False,
-            now=now,
-        )
-    return Ingested(decision_json, False, seq, customer_id)
+            repo.save_customer(conn, evaluation.after.customer, now)
+        # Further writes of the decision in this transaction: the decision is stored
+        # and queued for webhooks, or neither.  (Timers' deadlines go here too.)
+        webhooks.queue_decision(conn, decision, customer_id=customer_id, time_driven=False, now=now)
+    return Ingested(decision, False, seq, customer_id)
 
 
 def ingest(

@@ -131,6 +131,12 @@ def _matched(decision: Decision) -> str:
 def _outcome_story(decision: Decision) -> str:
     if decision.outcome == "escalate":
         return _escalations(decision)
+    standing = [e.to for e in decision.escalations if e.status == "standing"]
+    if standing:
+        return (
+            f"the escalation to {', '.join(standing)} stands from an earlier event "
+            "(case.open_escalations) and is not raised again"
+        )
     if decision.outcome == "route":
         return f"route to {decision.route_to} {_decided_by(decision, 'route_to')}"
     held = _escalations(decision)
@@ -209,7 +215,9 @@ class Result:
     def summary(self) -> str:
         """Return what the decision showed, in one line."""
         decision = self.decision
-        escalations = ", ".join(f"{e.to} ({e.mode})" for e in decision.escalations) or "none"
+        escalations = (
+            ", ".join(f"{e.to} ({e.mode}, {e.status})" for e in decision.escalations) or "none"
+        )
         signals = ", ".join(f"{s.name} ({s.language})" for s in decision.signals) or "none"
         return (
             f"got: outcome {decision.outcome}; escalate_to {escalations}; "

@@ -5,18 +5,23 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint
+from marshmallow import ValidationError
 
-from schemas.api import CaseV1Schema, EventV1Schema
+from schemas.api import CaseV1Schema, DecisionV1Schema, EventV1Schema, check_event_time
 from service.api import body
 from service.api.codes import ErrorCode
 from service.api.context import caller, services
-from service.api.errors import ApiError
+from service.api.decisions import stored_decision
+from service.api.errors import ApiError, validation_error
 from service.decision_log import record
 from service.ingest import CustomerMismatch, IdempotencyConflict, StoreBusy, ingest
 from service.store import repository as repo
 
 bp = Blueprint("cases", __name__)
-EVENT_V1 = EventV1Schema()  # reused: building a schema costs more than loading with it
+# Reused: building a schema costs more than loading or dumping with it.
+EVENT_V1 = EventV1Schema()
+DECISION_V1 = DecisionV1Schema()
+CASE_V1 = CaseV1Schema(exclude=("decisions",))
 
 
 @bp.post("/v1/cases/<case_id>/events")
@@ -26,6 +31,10 @@ def post_event(case_id: str) -> tuple[dict[str, Any], int, dict[str, str]]:
     raw = body.json_body()
     event = body.validate(EVENT_V1, raw)
     svc = services()
+    try:
+        check_event_time(event, svc.clock())
+    except ValidationError as exc:
+        raise validation_error(exc) from exc
     try:
         ingested = ingest(
             svc.store, svc.policies.current, case_id, event, raw, caller(), clock=svc.clock
@@ -42,10 +51,11 @@ def post_event(case_id: str) -> tuple[dict[str, Any], int, dict[str, str]]:
         raise ApiError(
             503, ErrorCode.STORE_BUSY, "Try again", str(exc), extra={"retry_after": 1}
         ) from exc
+    decision: dict[str, Any] = DECISION_V1.dump(ingested.decision)
     if not ingested.duplicate:
         svc.decision_log.write(
             record(
-                ingested.decision,
+                decision,
                 raw,
                 caller=caller(),
                 customer_id=ingested.customer_id,
@@ -55,7 +65,7 @@ def post_event(case_id: str) -> tuple[dict[str, Any], int, dict[str, str]]:
         )
         svc.outbox.written(ingested.seq)
     status = 200 if ingested.duplicate else 201
-    return ingested.decision, status, {"Location": f"/v1/cases/{case_id}"}
+    return decision, status, {"Location": f"/v1/cases/{case_id}"}
 
 
 @bp.get("/v1/cases/<case_id>")
@@ -72,5 +82,6 @@ def get_case(case_id: str) -> dict[str, Any]:
             "No such case",
             f"no event was ever stored for case {case_id}",
         )
-    dumped: dict[str, Any] = CaseV1Schema().dump(view)
+    dumped: dict[str, Any] = CASE_V1.dump(view)
+    dumped["decisions"] = [stored_decision(row, customer=False) for row in view.decisions]
     return dumped

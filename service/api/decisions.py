@@ -6,12 +6,22 @@ from typing import Any
 
 from flask import Blueprint, request
 
-from schemas.api import DecisionPageV1Schema, DecisionQueryV1Schema
+from schemas.api import DecisionPageV1Schema, DecisionQueryV1Schema, DecisionV1Schema
 from service.api import body
 from service.api.context import services
 from service.store import repository as repo
 
 bp = Blueprint("decisions", __name__)
+DECISION_V1 = DecisionV1Schema()  # reused: building a schema costs more than dumping with it
+
+
+def stored_decision(row: repo.DecisionRow, *, customer: bool) -> dict[str, Any]:
+    """Return a stored decision in its wire form, with when it was received (and the customer)."""
+    wire: dict[str, Any] = DECISION_V1.dump(row.decision)
+    if customer:
+        wire["customer_id"] = row.customer_id
+    wire["received_at"] = row.received_at.isoformat()
+    return wire
 
 
 @bp.get("/v1/decisions")
@@ -22,6 +32,9 @@ def list_decisions() -> dict[str, Any]:
         rows = repo.list_decisions(conn, query)
     next_after = rows[-1][0] if len(rows) == query.limit else None
     page: dict[str, Any] = DecisionPageV1Schema().dump(
-        {"decisions": [decision for _, decision in rows], "next_after": next_after}
+        {
+            "decisions": [stored_decision(row, customer=True) for _, row in rows],
+            "next_after": next_after,
+        }
     )
     return page

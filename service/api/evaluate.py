@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, current_app, request
+from marshmallow import ValidationError
 
 from schemas.api import (
     CaseSnapshotV1Schema,
@@ -12,12 +13,13 @@ from schemas.api import (
     EvaluateQueryV1Schema,
     EvaluateRequestV1Schema,
     ExplainedDecisionV1Schema,
+    check_event_time,
 )
 from service import activation, decide
 from service.api import body
 from service.api.codes import ErrorCode
 from service.api.context import caller, services
-from service.api.errors import ApiError
+from service.api.errors import ApiError, validation_error
 from service.cases.model import Snapshot
 from service.decision_log import record
 from service.policy import Policy, PolicyHolder
@@ -46,6 +48,10 @@ def evaluate_event() -> dict[str, Any]:
         snapshot = SNAPSHOT_V1.load(snapshot)
     event = payload["event"]
     svc = services()
+    try:
+        check_event_time(event, svc.clock())
+    except ValidationError as exc:
+        raise validation_error(exc, ("event",)) from exc
     policy = _policy(svc.policies, payload.get("rules"))
     evaluation = decide.evaluate(
         policy,

@@ -27,7 +27,7 @@ class Event:
 
 @dataclass(frozen=True)
 class Escalated:
-    """The last escalation of a case to one target."""
+    """An escalation of a case to one target: when, how severe, and which rule raised it."""
 
     at: datetime
     severity: int
@@ -54,7 +54,10 @@ class CaseState:
     topic: str | None = None
     current_agent: str | None = None
     last_event_at: datetime | None = None
+    # The last new escalation to each target, for cool-downs (kept after it closes).
     last_escalations: Mapping[str, Escalated] = field(default_factory=dict)
+    # Escalations still open, by target: raised and not yet accepted, resolved or closed.
+    open_escalations: Mapping[str, Escalated] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,15 @@ class ComplaintRef:
 
     case_id: str
     opened_at: datetime
+
+
+@dataclass(frozen=True)
+class ThreatMark:
+    """A threat a customer made: when, which kind (legal or physical) and in which case."""
+
+    at: datetime
+    kind: str
+    case_id: str | None
 
 
 @dataclass(frozen=True)
@@ -76,6 +88,10 @@ class CustomerState:
     unresolved_complaints: int = 0
     escalations_30d: int = 0
     unresolved_complaint_refs: tuple[ComplaintRef, ...] = ()
+    # When the customer's cases got new escalations (the stored path keeps the last 30 days).
+    escalated_at: tuple[datetime, ...] = ()
+    # Threats across all the customer's cases, oldest first (the last 90 days are kept).
+    threats: tuple[ThreatMark, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -8,16 +8,29 @@ Each update costs the same however long the case's history is.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
+from datetime import timedelta
 
-from service.cases.model import ComplaintRef, Event, Snapshot
+from service.cases.model import (
+    ComplaintRef,
+    CustomerState,
+    Escalated,
+    Event,
+    Snapshot,
+    ThreatMark,
+)
 from service.engine.catalog import LIVE_CHANNELS
 
 MAX_LEVEL = 10
 # Consecutive live-channel events closer than this count as one conversation.
 LIVE_GAP_MINUTES = 15
 HOSTILITY_PER_SIGNAL = {"abuse": 1, "legal_threat": 2, "physical_threat": 2}
+# How long a customer's threats are remembered across cases (customer.*threats_90d).
+THREAT_MEMORY = timedelta(days=90)
+THREAT_KINDS = {"legal_threat": "legal", "physical_threat": "physical"}
+# Events that close the standing escalation to ``attributes.target``.
+CLOSING_EVENTS = frozenset({"escalation_accepted", "escalation_resolved", "case_assigned"})
 
 
 def _number(value: object) -> float | None:
@@ -60,6 +73,8 @@ def apply_event(snapshot: Snapshot, event: Event, signals: Iterable[str]) -> Sna
 
     opened = event.type in ("complaint_opened", "complaint_reopened")
     resolved = event.type == "complaint_resolved"
+    threats = _remember_threats(customer, event, names, case.case_id)
+
     open_complaints = case.open_complaints + opened - (resolved and case.open_complaints > 0)
     unresolved = (
         customer.unresolved_complaints + opened - (resolved and customer.unresolved_complaints > 0)
@@ -91,6 +106,7 @@ def apply_event(snapshot: Snapshot, event: Event, signals: Iterable[str]) -> Sna
         topic=str(attrs["topic"]) if isinstance(attrs.get("topic"), str) else case.topic,
         current_agent=event.agent_id if event.agent_id is not None else case.current_agent,
         last_event_at=max(event.occurred_at, case.last_event_at or event.occurred_at),
+        open_escalations=_still_open(case.open_escalations, event),
     )
     new_customer = replace(
         customer,
@@ -98,5 +114,45 @@ def apply_event(snapshot: Snapshot, event: Event, signals: Iterable[str]) -> Sna
         tier=event.customer_tier or customer.tier,
         unresolved_complaints=unresolved,
         unresolved_complaint_refs=refs,
+        threats=threats,
     )
     return replace(snapshot, case=new_case, customer=new_customer)
+
+
+def _still_open(standing: Mapping[str, Escalated], event: Event) -> Mapping[str, Escalated]:
+    """Return the standing escalations ``event`` leaves open.
+
+    ``case_closed`` closes them all; ``escalation_accepted``,
+    ``escalation_resolved`` and ``case_assigned`` close the one to
+    ``attributes.target`` (a ``case_assigned`` without a target closes none).
+    """
+    if event.type == "case_closed":
+        return {}
+    target = event.attributes.get("target")
+    if event.type in CLOSING_EVENTS and isinstance(target, str) and target in standing:
+        return {to: esc for to, esc in standing.items() if to != target}
+    return standing
+
+
+def _remember_threats(
+    customer: CustomerState, event: Event, names: set[str], case_id: str | None
+) -> tuple[ThreatMark, ...]:
+    """Add this event's threats to the customer's memory, forgetting the expired ones."""
+    horizon = event.occurred_at - THREAT_MEMORY
+    kept = tuple(mark for mark in customer.threats if mark.at > horizon)
+    new = tuple(
+        ThreatMark(event.occurred_at, kind, case_id)
+        for signal, kind in THREAT_KINDS.items()
+        if signal in names
+    )
+    return kept + new
+
+
+def threats_within(customer: CustomerState, event: Event, kind: str | None = None) -> int:
+    """Count the customer's threats (of ``kind``, or all) in the memory window before ``event``."""
+    horizon = event.occurred_at - THREAT_MEMORY
+    return sum(
+        1
+        for mark in customer.threats
+        if mark.at > horizon and mark.at <= event.occurred_at and kind in (None, mark.kind)
+    )

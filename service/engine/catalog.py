@@ -33,6 +33,8 @@ EVENT_TYPES: tuple[str, ...] = (
     "case_assigned",
     "callback_promised",
     "case_closed",
+    "escalation_accepted",
+    "escalation_resolved",
 )
 CHANNELS: tuple[str, ...] = ("phone", "chat", "email", "in_person", "social_media")
 LIVE_CHANNELS: frozenset[str] = frozenset({"phone", "chat", "in_person"})
@@ -77,6 +79,12 @@ FIELDS: dict[str, FieldSpec] = {
         _f("event.attributes.topic", S, "Topic or skill the case needs, such as billing."),
         _f("event.attributes.limit", S, "Which limit an agent reports reaching.", LIMIT_KINDS),
         _f("event.attributes.handling_minutes", N, "Minutes this interaction took."),
+        _f(
+            "event.attributes.target",
+            S,
+            "The escalation target an escalation_accepted, escalation_resolved or "
+            "case_assigned event is about, such as supervisor.",
+        ),
         _f("case.messages", N, "Customer messages in the case so far.", always=True),
         _f("case.hostility", N, "Hostility level of the case, 0-10.", always=True),
         _f("case.abusive_messages", N, "Messages with an abuse signal.", always=True),
@@ -97,6 +105,18 @@ FIELDS: dict[str, FieldSpec] = {
         _f("case.reopened_complaints", N, "Complaints reopened in this case.", always=True),
         _f("case.topic", S, "Latest topic reported for the case."),
         _f("case.status", S, "open or closed.", ("open", "closed"), always=True),
+        _f(
+            "case.open_escalations",
+            N,
+            "Escalations of the case still open (standing) before this event's decision.",
+            always=True,
+        ),
+        _f(
+            "case.escalated_to",
+            L,
+            "Targets of the case's open escalations, such as supervisor.",
+            always=True,
+        ),
         _f("customer.id", S, "Customer identifier."),
         _f("customer.tier", S, "Customer tier.", TIERS, always=True),
         _f("customer.flags", L, "Flags on the customer, such as abusive.", always=True),
@@ -106,7 +126,32 @@ FIELDS: dict[str, FieldSpec] = {
             "Unresolved complaints across all the customer's cases.",
             always=True,
         ),
-        _f("customer.escalations_30d", N, "Escalations in the last 30 days.", always=True),
+        _f(
+            "customer.escalations_30d",
+            N,
+            "New escalations of the customer's cases in the last 30 days.",
+            always=True,
+        ),
+        _f(
+            "customer.threats_90d",
+            N,
+            "Legal and physical threats in the last 90 days, across all the customer's "
+            "cases, this event included.",
+            always=True,
+        ),
+        _f(
+            "customer.legal_threats_90d",
+            N,
+            "Legal threats in the last 90 days across the customer's cases, this event included.",
+            always=True,
+        ),
+        _f(
+            "customer.physical_threats_90d",
+            N,
+            "Physical threats in the last 90 days across the customer's cases, this event "
+            "included.",
+            always=True,
+        ),
         _f("agent.id", S, "Handling agent identifier."),
         _f(
             "agent.limits.max_complexity",

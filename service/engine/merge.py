@@ -42,6 +42,7 @@ class EscalationOut:
     mode: str
     rule: str
     severity: int
+    status: str = "new"  # or "standing": still open from an earlier decision
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,9 @@ def merge(matches: Sequence[Match], lookup: Callable[[str], str]) -> Merged:
     for match in ranked:
         then = match.rule.then
         for esc in then.escalate:
-            severity = severity_of(then.priority or priority, esc.mode)
+            # The rule's own priority: another rule's must not make this escalation look
+            # more severe than the same one already standing (docs/escalations.md).
+            severity = severity_of(then.priority or "normal", esc.mode)
             known = escalations.get(esc.to)
             if known is None:
                 escalations[esc.to] = EscalationOut(esc.to, esc.mode, match.rule.id, severity)

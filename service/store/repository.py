@@ -12,19 +12,18 @@ import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from service.cases.escalations import ESCALATION_WINDOW
 from service.cases.model import AgentProfile, CaseState, CustomerState, Event, Snapshot
 from service.engine.model import AgentLimits
 from service.store import codec
 from service.store.schema import agents, cases, customers, decision_rules, events
-
-ESCALATION_WINDOW = timedelta(days=30)
 
 
 class Store:
@@ -131,6 +130,7 @@ _SAVE_CUSTOMER = (
         unresolved_complaints=sa.bindparam("unresolved"),
         complaint_refs=sa.bindparam("refs"),
         escalations=sa.bindparam("escalated"),
+        threats=sa.bindparam("threats"),
         updated_at=sa.bindparam("now"),
     )
 )
@@ -181,15 +181,16 @@ def find_event(conn: sa.Connection, event_id: str) -> StoredEvent | None:
     return StoredEvent(row.seq, row.case_id, row.body_hash, dict(row.decision))
 
 
-@dataclass(frozen=True)
-class LockedCustomer:
-    """A customer row, locked for the rest of the transaction."""
+def _recent(stamps: Sequence[str], now: datetime) -> tuple[datetime, ...]:
+    """Return the escalation times of the last ESCALATION_WINDOW before ``now``."""
+    return tuple(
+        moment
+        for moment in (codec.parse_stamp(s) for s in stamps)
+        if moment > now - ESCALATION_WINDOW
+    )
 
-    state: CustomerState
-    escalations: tuple[datetime, ...]
 
-
-def lock_customer(conn: sa.Connection, customer_id: str, now: datetime) -> LockedCustomer:
+def lock_customer(conn: sa.Connection, customer_id: str, now: datetime) -> CustomerState:
     """Create the customer if new, then lock the row; count escalations in the last 30 days."""
     _insert_ignoring_conflicts(
         conn,
@@ -202,21 +203,15 @@ def lock_customer(conn: sa.Connection, customer_id: str, now: datetime) -> Locke
             "unresolved_complaints": 0,
             "complaint_refs": [],
             "escalations": [],
+            "threats": [],
             "updated_at": now,
         },
     )
     row = conn.execute(_LOCK_CUSTOMER, {"key": customer_id}).one()
-    recent = tuple(
-        moment
-        for moment in (codec.parse_stamp(s) for s in row.escalations)
-        if moment > now - ESCALATION_WINDOW
-    )
-    return LockedCustomer(codec.customer_from_row(row, len(recent)), recent)
+    return codec.customer_from_row(row, _recent(row.escalations, now))
 
 
-def save_customer(
-    conn: sa.Connection, state: CustomerState, escalations: Sequence[datetime], now: datetime
-) -> None:
+def save_customer(conn: sa.Connection, state: CustomerState, now: datetime) -> None:
     """Write a customer's state back."""
     assert state.id is not None
     conn.execute(
@@ -228,7 +223,8 @@ def save_customer(
             "reasons": dict(state.flag_reasons),
             "unresolved": state.unresolved_complaints,
             "refs": codec.refs_to_json(state.unresolved_complaint_refs),
-            "escalated": [codec.stamp(m) for m in escalations],
+            "escalated": [codec.stamp(m) for m in state.escalated_at],
+            "threats": codec.threats_to_json(state.threats),
             "now": now,
         },
     )
@@ -289,6 +285,15 @@ def put_agent(conn: sa.Connection, profile: AgentProfile, now: datetime) -> bool
 
 
 @dataclass(frozen=True)
+class DecisionRow:
+    """A stored decision with when it was received and the customer of its case."""
+
+    decision: codec.StoredDecision
+    received_at: datetime
+    customer_id: str | None
+
+
+@dataclass(frozen=True)
 class CaseView:
     """A case as the service sees it."""
 
@@ -298,7 +303,7 @@ class CaseView:
     event_count: int
     created_at: datetime
     updated_at: datetime
-    decisions: list[dict[str, Any]]
+    decisions: list[DecisionRow]
 
 
 def get_case(conn: sa.Connection, case_id: str, now: datetime, recent: int = 20) -> CaseView | None:
@@ -312,14 +317,11 @@ def get_case(conn: sa.Connection, case_id: str, now: datetime, recent: int = 20)
             sa.select(customers).where(customers.c.customer_id == row.customer_id)
         ).first()
         if found is not None:
-            count = sum(
-                1 for s in found.escalations if codec.parse_stamp(s) > now - ESCALATION_WINDOW
-            )
-            customer = codec.customer_from_row(found, count)
+            customer = codec.customer_from_row(found, _recent(found.escalations, now))
     decisions = [
-        {**dict(r.decision), "received_at": codec.aware(r.received_at).isoformat()}
+        DecisionRow(codec.decision_from_json(r.decision), codec.aware(r.received_at), r.customer_id)
         for r in conn.execute(
-            sa.select(events.c.decision, events.c.received_at)
+            sa.select(events.c.decision, events.c.received_at, events.c.customer_id)
             .where(events.c.case_id == case_id)
             .order_by(events.c.seq.desc())
             .limit(recent)
@@ -350,7 +352,7 @@ class DecisionQuery:
     limit: int = 50
 
 
-def list_decisions(conn: sa.Connection, query: DecisionQuery) -> list[tuple[int, dict[str, Any]]]:
+def list_decisions(conn: sa.Connection, query: DecisionQuery) -> list[tuple[int, DecisionRow]]:
     """Return stored decisions, oldest first, that pass every filter."""
     select = sa.select(
         events.c.seq, events.c.decision, events.c.received_at, events.c.customer_id
@@ -376,11 +378,9 @@ def list_decisions(conn: sa.Connection, query: DecisionQuery) -> list[tuple[int,
     return [
         (
             r.seq,
-            {
-                **dict(r.decision),
-                "customer_id": r.customer_id,
-                "received_at": codec.aware(r.received_at).isoformat(),
-            },
+            DecisionRow(
+                codec.decision_from_json(r.decision), codec.aware(r.received_at), r.customer_id
+            ),
         )
         for r in conn.execute(select.limit(query.limit))
     ]

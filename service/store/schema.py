@@ -74,6 +74,9 @@ customers = sa.Table(
     sa.Column("complaint_refs", JSON, nullable=False),
     sa.Column("escalations", JSON, nullable=False),
     sa.Column("updated_at", TIMESTAMP, nullable=False),
+    # Threats across the customer's cases (customer memory, the last 90 days); NULL on
+    # rows written before revision 0006 reads as none.
+    sa.Column("threats", JSON, nullable=True),
 )
 
 agents = sa.Table(
@@ -103,9 +106,7 @@ rule_activations = sa.Table(
     "rule_activations",
     metadata,
     sa.Column("id", sa.Integer, sa.Identity(), primary_key=True),
-    sa.Column(
-        "revision", sa.String(80), sa.ForeignKey("rule_bundles.revision"), nullable=False
-    ),
+    sa.Column("revision", sa.String(80), sa.ForeignKey("rule_bundles.revision"), nullable=False),
     sa.Column("previous_revision", sa.String(80), nullable=True),
     sa.Column("action", sa.String(20), nullable=False),
     sa.Column("activated_by", sa.String(200), nullable=False),

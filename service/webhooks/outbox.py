@@ -12,12 +12,13 @@ import threading
 import time
 import uuid
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
+from service.store import codec
 from service.store import webhooks as db
 from service.store.repository import Store
 from service.webhooks import rules
@@ -73,30 +74,41 @@ def forget(engine: sa.Engine) -> None:
 
 
 def queue_decision(
-    conn: sa.Connection, decision: Mapping[str, Any], *, time_driven: bool, now: datetime
+    conn: sa.Connection,
+    decision: codec.DecisionLike,
+    *,
+    customer_id: str | None = None,
+    time_driven: bool,
+    now: datetime,
 ) -> int:
     """Queue one delivery of ``decision`` per enabled endpoint that wants it; return how many.
 
-    ``decision`` is the wire form GET /v1/decisions shows.  Call it inside the
-    transaction that stores the decision, so both commit or neither does.
+    Call it inside the transaction that stores the decision, so both commit or
+    neither does.  The receiver gets the decision as GET /v1/decisions shows it.
     """
     wanted = [
         s.seq
         for s in CACHE.get(conn.engine, lambda: db.subscriptions(conn))
-        if rules.wants(s.events, decision, time_driven=time_driven)
+        if rules.wants(s.events, decision.outcome, time_driven=time_driven)
     ]
     if not wanted:
         return 0
     # The cache may be a moment old: queue only for endpoints still enabled.
     live = db.enabled_among(conn, wanted)
     kind = rules.TIME_DRIVEN if time_driven else rules.CREATED
-    rows = [
+    # The store's own form, rendered for the wire when sent (rules.wire_decision).
+    payload = {
+        "decision": codec.decision_to_json(decision),
+        "customer_id": customer_id,
+        "received_at": codec.stamp(now),
+    }
+    rows: list[dict[str, Any]] = [
         {
             "delivery_id": str(uuid.uuid4()),
             "endpoint_seq": seq,
-            "decision_id": decision["decision_id"],
+            "decision_id": decision.decision_id,
             "type": kind,
-            "payload": dict(decision),
+            "payload": payload,
             "status": db.PENDING,
             "attempts": [],
             "round_attempts": 0,

@@ -17,10 +17,13 @@ from typing import Any
 
 from standardwebhooks import Webhook
 
+from schemas.api import DecisionV1Schema
 from schemas.webhooks import SECRET_PREFIX
+from service.store import codec
 
 CREATED, TIME_DRIVEN = "decision.created", "decision.time_driven"
 DAY = 24 * 3600.0
+DECISION_V1 = DecisionV1Schema()  # reused: building a schema costs more than dumping with it
 # The Standard Webhooks schedule: the wait before each attempt (about a day in all).
 DEFAULT_SCHEDULE = (0.0, 5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
 
@@ -30,13 +33,21 @@ def new_secret() -> str:
     return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode("ascii")
 
 
-def wants(events: str, decision: Mapping[str, Any], *, time_driven: bool) -> bool:
-    """Tell whether an endpoint with this event filter gets this decision."""
+def wants(events: str, outcome: str, *, time_driven: bool) -> bool:
+    """Tell whether an endpoint with this event filter gets a decision with this outcome."""
     if events == "escalations":
-        return decision.get("outcome") == "escalate"
+        return outcome == "escalate"
     if events == "time_driven":
         return time_driven
     return True
+
+
+def wire_decision(stored: Mapping[str, Any]) -> dict[str, Any]:
+    """Return a queued decision as GET /v1/decisions shows it, from what the outbox holds."""
+    data: dict[str, Any] = DECISION_V1.dump(codec.decision_from_json(stored["decision"]))
+    data["customer_id"] = stored["customer_id"]
+    data["received_at"] = stored["received_at"]
+    return data
 
 
 def body(kind: str, decision: Mapping[str, Any], queued_at: datetime) -> bytes:

@@ -95,7 +95,9 @@ class Sender:
     def send(self, item: db.Claimed) -> None:
         """Send one claimed delivery and record the attempt."""
         delivery = item.delivery
-        payload = rules.body(delivery.type, delivery.payload, delivery.created_at)
+        payload = rules.body(
+            delivery.type, rules.wire_decision(delivery.payload), delivery.created_at
+        )
         started = self.clock()
         clock_started = time.monotonic()
         status_code: int | None = None

@@ -130,7 +130,7 @@ def test_an_abusive_customer_flagged_in_one_case_is_announced_in_the_next(
     assert case_b["customer"]["flags"] == ["abusive"]
 
 
-def test_repeated_insults_page_the_supervisor_once_within_the_cool_down(
+def test_repeated_insults_page_the_supervisor_once_while_the_escalation_stands(
     client: FlaskClient,
 ) -> None:
     decisions = [
@@ -138,17 +138,30 @@ def test_repeated_insults_page_the_supervisor_once_within_the_cool_down(
         for minute in range(10)
     ]
 
-    pages = [
-        [(e["mode"], e["rule"]) for e in d["escalations"] if e["to"] == "supervisor"]
+    new = [
+        [(e["mode"], e["rule"]) for e in d["escalations"] if e["status"] == "new"]
         for d in decisions
     ]
     # The third insult tells the supervisor (persistent abuse); the fourth crosses the
-    # agent's hostility limit, a more severe handover; every later one is held back.
-    assert pages[2] == [("notify", "persistent-abuse-in-live-channel")]
-    assert pages[3] == [("handover", "hostility-over-agent-limit")]
-    assert sum(1 for p in pages if p) == 2
-    assert all(d["suppressed"] and not p for d, p in zip(decisions[4:], pages[4:], strict=True))
-    assert all(s["to"] == "supervisor" for d in decisions[4:] for s in d["suppressed"])
+    # agent's hostility limit, a more severe handover; every later one stands.
+    assert new[2] == [("notify", "persistent-abuse-in-live-channel")]
+    assert new[3] == [("handover", "hostility-over-agent-limit")]
+    assert sum(1 for n in new if n) == 2
+    assert all(
+        [(e["to"], e["status"]) for e in d["escalations"]] == [("supervisor", "standing")]
+        and d["outcome"] != "escalate"
+        for d in decisions[4:]
+    )
+    notified = [
+        d["event_id"]
+        for d in decisions
+        for a in d["actions"]
+        if a == {**a, "type": "notify", "target": "supervisor-on-duty"}
+    ]
+    assert notified == [decisions[3]["event_id"]]
+    case = client.get("/v1/cases/C-9").get_json()
+    assert case["customer"]["escalations_30d"] == 2
+    assert list(case["open_escalations"]) == ["supervisor"]
 
 
 def test_a_more_severe_escalation_passes_the_cool_down(client: FlaskClient) -> None:
@@ -290,7 +303,7 @@ def test_decisions_a_crash_kept_out_of_the_log_are_written_on_recovery(
 
     assert services.outbox.recover() == 1
     (line,) = [json.loads(x) for x in (tmp_path / "decisions.jsonl").read_text().splitlines()]
-    assert line["decision_id"] == stored.decision["decision_id"]
+    assert line["decision_id"] == stored.decision.decision_id
     assert services.outbox.recover() == 0
 
 

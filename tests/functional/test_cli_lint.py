@@ -165,7 +165,7 @@ def test_a_failure_shows_expected_and_got_with_the_rule_and_its_why(
         f"rule demand: {why}; no rule escalated to legal",
         f"     expected route_to None, got supervisors — set by rule demand: {why}",
         f"     expected priority normal, got high — set by rule demand: {why}",
-        "     got: outcome escalate; escalate_to supervisor (handover); route_to supervisors; "
+        "     got: outcome escalate; escalate_to supervisor (handover, new); route_to supervisors; "
         "priority high; matched demand; signals supervisor_demand (pl)",
         "0 passed, 1 failed",
         "coverage: 0 of 2 rules have a firing test and a near miss; missing: "

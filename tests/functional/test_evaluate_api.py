@@ -45,7 +45,7 @@ def test_an_event_matching_three_rules_returns_all_three_with_why(client: FlaskC
     assert "event.channel chat in [phone, chat, in_person]" in matched["abuse-in-live-channel"]
     assert decision["outcome"] == "escalate"
     assert decision["escalations"] == [
-        {"to": "supervisor", "mode": "handover", "rule": "customer-demands-supervisor"}
+        {"to": "supervisor", "mode": "handover", "rule": "customer-demands-supervisor", "status": "new"}
     ]
     assert {s["name"] for s in decision["signals"]} == {"supervisor_demand", "abuse"}
     assert decision["rules_revision"].startswith("sha256:")

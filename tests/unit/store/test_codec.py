@@ -17,6 +17,7 @@ from service.cases.model import (
     CustomerState,
     Escalated,
     Snapshot,
+    ThreatMark,
 )
 from service.engine.model import AgentLimits
 from service.store.codec import event_from_json, snapshot_from_json, snapshot_to_json
@@ -49,6 +50,9 @@ cases = st.builds(
     last_escalations=st.dictionaries(
         names, st.builds(Escalated, at=moments, severity=st.integers(0, 7), rule=names)
     ),
+    open_escalations=st.dictionaries(
+        names, st.builds(Escalated, at=moments, severity=st.integers(0, 7), rule=names)
+    ),
 )
 customers = st.builds(
     CustomerState,
@@ -61,6 +65,10 @@ customers = st.builds(
     unresolved_complaint_refs=st.lists(st.builds(ComplaintRef, case_id=names, opened_at=moments)).map(
         tuple
     ),
+    escalated_at=st.lists(moments).map(tuple),
+    threats=st.lists(
+        st.builds(ThreatMark, moments, st.sampled_from(["legal", "physical"]), st.none() | names)
+    ).map(tuple),
 )
 agents = st.builds(
     AgentProfile,

@@ -90,7 +90,7 @@ def test_secrets_of_24_and_64_bytes_are_accepted(size: int) -> None:
 def test_the_event_filter_picks_decisions(
     events: str, outcome: str, time_driven: bool, expected: bool
 ) -> None:
-    assert rules.wants(events, {"outcome": outcome}, time_driven=time_driven) is expected
+    assert rules.wants(events, outcome, time_driven=time_driven) is expected
 
 
 def test_headers_sign_the_body_after_standard_webhooks() -> None:

@@ -14,6 +14,7 @@ import pytest
 import sqlalchemy as sa
 from standardwebhooks import Webhook
 
+from service.store import codec
 from service.store import webhooks as db
 from service.store.db import create_engine, migrate
 from service.store.repository import Store
@@ -52,13 +53,20 @@ def register(store: Store, url: str, events: str = "all", name: str = "tickets")
 
 def decide(store: Store, outcome: str = "escalate", *, time_driven: bool = False) -> str:
     decision_id = str(uuid.uuid4())
+    decision = codec.decision_from_json(
+        {
+            "decision_id": decision_id,
+            "case_id": "C-1",
+            "event_id": f"evt-{decision_id}",
+            "outcome": outcome,
+            "priority": "normal",
+            "rules_revision": "sha256:test",
+            "evaluated_at": codec.stamp(_now()),
+            "duration_ms": 1.5,
+        }
+    )
     with store.write() as conn:
-        queue_decision(
-            conn,
-            {"decision_id": decision_id, "outcome": outcome, "case_id": "C-1"},
-            time_driven=time_driven,
-            now=_now(),
-        )
+        queue_decision(conn, decision, customer_id="cus-1", time_driven=time_driven, now=_now())
     return decision_id
 
 
@@ -118,6 +126,8 @@ def test_a_decision_arrives_signed_with_its_id_as_webhook_id(
     assert got.headers["webhook-id"] == decision_id
     assert message["type"] == "decision.created"
     assert message["data"]["decision_id"] == decision_id
+    assert message["data"]["outcome"] == "escalate"
+    assert message["data"]["customer_id"] == "cus-1"
     [delivery] = deliveries(store, endpoint)
     assert delivery.status == "delivered"
     assert [a["status_code"] for a in delivery.attempts] == [200]

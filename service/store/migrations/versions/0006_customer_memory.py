@@ -3,7 +3,7 @@
 Rows written before this revision keep NULL, read as no threats remembered.
 
 Revision ID: 0006
-Revises: 0004 (chain to 0005 once the webhooks revision is on main)
+Revises: 0005
 Create Date: 2026-11-30
 """
 
@@ -14,8 +14,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0006"
-# 0005 (webhooks) is not on main yet; the lead re-chains this to "0005" when merging.
-down_revision = "0004"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 

@@ -31,6 +31,7 @@ from service.engine.model import (
     Predicate,
     Rule,
     Then,
+    Timer,
 )
 
 RULE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
@@ -405,14 +406,170 @@ class RuleSchema(StrictSchema):
 
 
 class RuleFileSchema(StrictSchema):
-    """A rule file: a list of rules under ``rules:``."""
+    """A rule file: a list of rules under ``rules:``, timers under ``timers:``, or both."""
 
     rules = fields.List(
         fields.Raw(),
-        required=True,
         validate=validate.Length(min=1, error="a rule file needs at least one rule"),
         error_messages={"invalid": "rules: expects a list of rules"},
     )
+    timers = fields.List(
+        fields.Raw(),
+        validate=validate.Length(min=1, error="timers: needs at least one timer"),
+        error_messages={"invalid": "timers: expects a list of timers"},
+    )
+
+    @validates_schema(skip_on_field_errors=False)
+    def _something(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if "rules" not in data and "timers" not in data:
+            raise ValidationError({"rules": ["this field is required"]})
+
+
+# -- timers -----------------------------------------------------------------
+
+TIMER_DURATION = re.compile(r"^\s*(\d+)\s*(m|min|minutes?|h|hours?|d|days?)\s*$")
+PERCENT = re.compile(r"^\s*(\d{1,3})\s*%\s*$")
+MAX_TIMER_MINUTES = 366 * 1440
+MAX_WARNINGS = 5
+ATTRIBUTE_TIME = re.compile(r"^event\.attributes\.([a-z][a-z0-9_]{0,63})$")
+
+
+def timer_minutes(value: Any, what: str) -> int:
+    """Return a timer duration in minutes: 90, "30m", "24h" or "7d"; raise ValidationError."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        minutes = value
+    else:
+        match = TIMER_DURATION.match(value) if isinstance(value, str) else None
+        if not match:
+            raise ValidationError(f'{what} expects a duration such as "30m", "24h" or "7d"')
+        minutes = int(match.group(1)) * {"m": 1, "h": 60, "d": 1440}[match.group(2)[0]]
+    if not 0 < minutes <= MAX_TIMER_MINUTES:
+        raise ValidationError(f"{what} lies between one minute and 366 days")
+    return minutes
+
+
+class TargetField(fields.Field[tuple[int | None, str | None]]):
+    """``24h`` (after the start event), or ``event.attributes.callback_at`` (a time it carries)."""
+
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Any, **kwargs: Any
+    ) -> tuple[int | None, str | None]:
+        if isinstance(value, dict):
+            if "business" in value or "calendar" in value:
+                raise ValidationError(
+                    "business-time targets ({business: 8h, calendar: ...}) are not supported "
+                    'yet; give calendar time such as "24h"'
+                )
+            raise ValidationError(
+                'target expects a duration such as "24h" or a time the start event carries, '
+                "such as event.attributes.callback_at"
+            )
+        if isinstance(value, str) and value.strip().startswith("event."):
+            match = ATTRIBUTE_TIME.match(value.strip())
+            if not match:
+                raise ValidationError(
+                    "a target time is read from an event attribute, "
+                    "such as event.attributes.callback_at"
+                )
+            return None, match.group(1)
+        return timer_minutes(value, "target"), None
+
+
+class WarnAtField(fields.Field[tuple[int, ...]]):
+    """Percentages of the way to the target, such as [50%, 75%]."""
+
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Any, **kwargs: Any
+    ) -> tuple[int, ...]:
+        items = value if isinstance(value, list) else [value]
+        if not items or len(items) > MAX_WARNINGS:
+            raise ValidationError(f"warn_at lists one to {MAX_WARNINGS} percentages, such as [75%]")
+        found = []
+        for item in items:
+            match = PERCENT.match(item) if isinstance(item, str) else None
+            if not match or not 1 <= int(match.group(1)) <= 100:
+                raise ValidationError(
+                    f"warn_at expects percentages from 1% to 100% of the target, such as 75%, "
+                    f"not {item!r}"
+                )
+            found.append(int(match.group(1)))
+        if len(set(found)) != len(found):
+            raise ValidationError("warn_at lists a percentage twice")
+        return tuple(sorted(found))
+
+
+class EventTypeField(fields.Field[str]):
+    """An event type a case event can have, with a suggestion for a typo."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        choices = [t for t in catalog.EVENT_TYPES if t not in catalog.SERVER_EVENT_TYPES]
+        if value in catalog.SERVER_EVENT_TYPES:
+            raise ValidationError(f"{value} is the timer's own event; it cannot start or stop one")
+        if not isinstance(value, str) or value not in choices:
+            best = closest(str(value), choices)
+            hint = f'did you mean "{best}"?' if best else f"expected one of: {', '.join(choices)}"
+            raise ValidationError(f'unknown event type "{value}"; {hint}')
+        return value
+
+
+class EventTypesField(fields.Field[tuple[str, ...]]):
+    """One event type or a list of them."""
+
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Any, **kwargs: Any
+    ) -> tuple[str, ...]:
+        items = value if isinstance(value, list) else [value]
+        if not items:
+            raise ValidationError("expected one or more event types, such as [case_closed]")
+        one = EventTypeField()
+        return tuple(str(one.deserialize(item)) for item in items)
+
+
+class TimerSchema(StrictSchema):
+    """One timer: the event that starts it, the events that stop it, its target."""
+
+    id = string(
+        required=True,
+        validate=validate.Regexp(
+            RULE_ID,
+            error="timer ids use lowercase letters, digits and dashes, like promised-callback",
+        ),
+    )
+    description = string(validate=validate.Length(1, 2000))
+    when = ConditionField()
+    start = EventTypesField(required=True, error_messages={"required": "this field is required"})
+    stop = EventTypesField(required=True, error_messages={"required": "this field is required"})
+    target = TargetField(required=True, error_messages={"required": "this field is required"})
+    grace = fields.Raw()
+    warn_at = WarnAtField()
+
+    @validates_schema(skip_on_field_errors=False)
+    def _consistent(self, data: dict[str, Any], **kwargs: Any) -> None:
+        errors: dict[str, list[str]] = {}
+        if "grace" in data:
+            try:
+                timer_minutes(data["grace"], "grace")
+            except ValidationError as exc:
+                errors["grace"] = [str(m) for m in exc.messages]
+        both = sorted(set(data.get("start") or ()) & set(data.get("stop") or ()))
+        if both:
+            errors["stop"] = [f"{both[0]} both starts and stops the timer; a start restarts it"]
+        if errors:
+            raise ValidationError(errors)
+
+    @post_load
+    def _build(self, data: dict[str, Any], **kwargs: Any) -> Timer:
+        minutes, attribute = data["target"]
+        return Timer(
+            id=data["id"],
+            start=data["start"],
+            stop=data["stop"],
+            target_minutes=minutes,
+            target_attribute=attribute,
+            grace_minutes=timer_minutes(data["grace"], "grace") if "grace" in data else 0,
+            warn_at=data.get("warn_at", ()),
+            when=data.get("when"),
+        )
 
 
 class AgentLimitsSchema(StrictSchema):

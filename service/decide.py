@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from service.cases.model import Escalated, Event, Snapshot
@@ -68,6 +69,7 @@ class Evaluation:
 
     decision: Decision
     after: Snapshot
+    facts: Mapping[str, FactValue] = field(default_factory=dict)  # what the rules read
 
 
 def facts_of(
@@ -111,6 +113,12 @@ def facts_of(
     facts.update({k: v for k, v in optional.items() if v is not None})
     for name, value in event.attributes.items():
         facts[f"event.attributes.{name}"] = value
+    if event.type == "deadline_reached":
+        # The timer that fell due (service/timers), read by rules as timer.id and timer.state.
+        for name in ("id", "state"):
+            told = event.attributes.get(f"timer_{name}")
+            if isinstance(told, str):
+                facts[f"timer.{name}"] = told
     return facts
 
 
@@ -204,7 +212,7 @@ def evaluate(
     )
     if explain_misses:
         decision = replace(decision, not_matched=misses(policy, facts, matched_ids))
-    return Evaluation(decision=decision, after=after)
+    return Evaluation(decision=decision, after=after, facts=facts)
 
 
 def misses(

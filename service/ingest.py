@@ -26,6 +26,7 @@ from service.policy import Policy
 from service.store import codec
 from service.store import repository as repo
 from service.store.repository import Store
+from service.timers import deadlines as timers
 
 log = logging.getLogger(__name__)
 
@@ -149,6 +150,8 @@ def _once(
         repo.save_case(conn, evaluation.after.case, customer_id, case.event_count + 1, now)
         if customer_id is not None:
             repo.save_customer(conn, after_customer, escalations, now)
+        # Timers the event starts, restarts or stops: committed with the event or not at all.
+        timers.on_event(conn, policy, case_id, event, evaluation.facts, now)
     return Ingested(decision_json, False, seq, customer_id)
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Blueprint
 
-from schemas.api import CaseV1Schema, EventV1Schema
+from schemas.api import CaseEventV1Schema, CaseV1Schema
 from service.api import body
 from service.api.context import caller, services
 from service.api.errors import ApiError
@@ -16,7 +16,7 @@ from service.ingest import CustomerMismatch, IdempotencyConflict, StoreBusy, ing
 from service.store import repository as repo
 
 bp = Blueprint("cases", __name__)
-EVENT_V1 = EventV1Schema()  # reused: building a schema costs more than loading with it
+EVENT_V1 = CaseEventV1Schema()  # reused: building a schema costs more than loading with it
 
 
 @bp.post("/v1/cases/<case_id>/events")

@@ -145,6 +145,26 @@ class Defaults:
 
 
 @dataclass(frozen=True)
+class Timer:
+    """A deadline a start event sets on a case and a stop event clears (service/timers).
+
+    The target is ``target_minutes`` after the start event, or the time in the
+    start event's attribute ``target_attribute``; the breach falls ``grace_minutes``
+    after it, warnings at ``warn_at`` percent of the way to the target.
+    """
+
+    id: str
+    start: tuple[str, ...]
+    stop: tuple[str, ...]
+    target_minutes: int | None = None
+    target_attribute: str | None = None
+    grace_minutes: int = 0
+    warn_at: tuple[int, ...] = ()
+    when: Condition | None = None
+    source: Source = Source("<memory>", 0)
+
+
+@dataclass(frozen=True)
 class RuleSet:
     """A validated rule set: rules in file order plus the defaults and the lexicon."""
 
@@ -153,6 +173,7 @@ class RuleSet:
     defaults: Defaults = Defaults()
     files: tuple[str, ...] = ()
     signal_names: frozenset[str] = frozenset()
+    timers: tuple[Timer, ...] = ()
     by_id: Mapping[str, Rule] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:

@@ -30,6 +30,7 @@ from service.ruleset.issues import InvalidFiles, Issue, line_of, render_path
 from service.ruleset.validate import ParsedRule, check_rules
 from service.ruleset.yamlsrc import Located, parse
 from service.signals.lexicon import Lexicon, LexiconFile, load_file
+from service.timers.definitions import ParsedTimer, check_timers, load_timers
 
 
 @dataclass(frozen=True)
@@ -146,17 +147,20 @@ def load_bundle(bundle: Bundle) -> Loaded:
                 issues += _schema_issues(name, located.lines, exc.messages, (), None)
 
     parsed: list[ParsedRule] = []
+    timers: list[ParsedTimer] = []
     rule_files = list(bundle.by_role("rules"))
     for path, raw in rule_files:
         name = bundle.display(path)
         located = _parse(name, raw, issues)
         if located is not None:
             parsed.extend(_load_rule_file(name, located, issues))
+            timers.extend(load_timers(name, located.data, located.lines, issues))
 
     if not rule_files:
         issues.append(Issue(bundle.name or "rules", 1, "no rule files (*.yaml) found"))
     signals = lexicon.signals | frozenset(catalog.SIGNALS)
     issues.extend(check_rules(parsed, signals))
+    issues.extend(check_timers(timers, signals))
     if issues:
         raise InvalidFiles(issues)
     ruleset = RuleSet(
@@ -165,6 +169,7 @@ def load_bundle(bundle: Bundle) -> Loaded:
         defaults=defaults,
         files=tuple(bundle.display(p) for p in bundle.files),
         signal_names=signals,
+        timers=tuple(item.timer for item in timers),
     )
     return Loaded(ruleset=ruleset, lexicon=lexicon, bundle=bundle)
 
@@ -177,6 +182,8 @@ def _load_rule_file(name: str, located: Located, issues: list[Issue]) -> list[Pa
         issues.extend(_schema_issues(name, located.lines, exc.messages, (), None))
         if not isinstance(data, dict) or not isinstance(data.get("rules"), list):
             return []
+    if "rules" not in data:
+        return []  # a file of timers only
     parsed = []
     for index, raw in enumerate(data["rules"]):
         line = line_of(located.lines, ("rules", index))

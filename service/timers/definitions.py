@@ -1,0 +1,101 @@
+"""Read and check the ``timers:`` lists of rule files, reporting every problem in one pass."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from marshmallow import ValidationError
+
+from schemas.common import REQUIRED, flatten
+from schemas.rules import TimerSchema
+from service.engine.compiler import iter_predicates
+from service.engine.model import Path, Source, Timer
+from service.ruleset.issues import Issue, line_of, render_path
+from service.ruleset.validate import check_predicate
+
+TIMER_SCHEMA = TimerSchema()
+
+
+@dataclass(frozen=True)
+class ParsedTimer:
+    """A timer and where it was read from."""
+
+    timer: Timer
+    file: str
+    index: int
+    lines: Mapping[Path, int]
+
+    def issue(self, where: Path, message: str) -> Issue:
+        """Return an issue located at ``where`` inside this timer."""
+        return timer_issue(self.file, self.lines, self.index, self.timer.id, where, message)
+
+
+def timer_issue(
+    file: str,
+    lines: Mapping[Path, int],
+    index: int,
+    timer_id: str | None,
+    where: Path,
+    message: str,
+) -> Issue:
+    """Return an issue naming the timer and the place in it."""
+    subject = f"timer {timer_id or '?'}"
+    if where:
+        subject += f", {render_path(where)}"
+    return Issue(file, line_of(lines, ("timers", index, *where)), message, where=subject)
+
+
+def load_timers(
+    name: str, data: Any, lines: Mapping[Path, int], issues: list[Issue]
+) -> list[ParsedTimer]:
+    """Return the well-formed timers of one rule file's data; add every problem to ``issues``."""
+    raw_timers = data.get("timers") if isinstance(data, dict) else None
+    if not isinstance(raw_timers, list):
+        return []
+    parsed = []
+    for index, raw in enumerate(raw_timers):
+        if not isinstance(raw, dict):
+            issues.append(
+                Issue(
+                    name,
+                    line_of(lines, ("timers", index)),
+                    "each timer is a mapping with id, start, stop and target",
+                )
+            )
+            continue
+        timer_id = raw["id"] if isinstance(raw.get("id"), str) else None
+        try:
+            timer: Timer = TIMER_SCHEMA.load(raw)
+        except ValidationError as exc:
+            for where, message in flatten(exc.messages):
+                if message == REQUIRED and where:
+                    message, where = f'"{where[-1]}" is missing', where[:-1]
+                issues.append(timer_issue(name, lines, index, timer_id, tuple(where), message))
+            continue
+        source = Source(name, line_of(lines, ("timers", index)))
+        parsed.append(ParsedTimer(replace(timer, source=source), name, index, lines))
+    return parsed
+
+
+def check_timers(parsed: Sequence[ParsedTimer], signals: frozenset[str]) -> list[Issue]:
+    """Check ids are unique across files and that ``when`` reads known fields correctly."""
+    issues: list[Issue] = []
+    seen: dict[str, ParsedTimer] = {}
+    for item in parsed:
+        first = seen.setdefault(item.timer.id, item)
+        if first is not item:
+            line = line_of(first.lines, ("timers", first.index))
+            issues.append(item.issue(("id",), f"the id is already used at {first.file}:{line}"))
+        if item.timer.when is None:
+            continue
+        for pred in iter_predicates(item.timer.when):
+            if pred.field.startswith("timer."):
+                issues.append(
+                    item.issue(pred.where, f"{pred.field} is read by rules, not by timers")
+                )
+                continue
+            for message in check_predicate(pred, {}, signals):
+                issues.append(item.issue(pred.where, message))
+    return issues

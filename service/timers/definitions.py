@@ -9,7 +9,7 @@ from typing import Any
 from marshmallow import ValidationError
 
 from schemas.common import REQUIRED, flatten
-from schemas.rules import TimerSchema
+from schemas.rules import TimerSchema, parse_partial
 from service.engine.compiler import iter_predicates
 from service.engine.model import Path, Source, Timer
 from service.ruleset.issues import Issue, line_of, render_path
@@ -26,6 +26,7 @@ class ParsedTimer:
     file: str
     index: int
     lines: Mapping[Path, int]
+    check_only: bool = False  # a stand-in around the condition of a timer with other problems
 
     def issue(self, where: Path, message: str) -> Issue:
         """Return an issue located at ``where`` inside this timer."""
@@ -73,6 +74,11 @@ def load_timers(
                 if message == REQUIRED and where:
                     message, where = f'"{where[-1]}" is missing', where[:-1]
                 issues.append(timer_issue(name, lines, index, timer_id, tuple(where), message))
+            when = parse_partial(raw.get("when")) if "when" in raw else None
+            if when is not None:
+                # Check the condition's meaning too, so one pass reports every problem.
+                stand_in = Timer(id=timer_id or "?", start=(), stop=(), when=when)
+                parsed.append(ParsedTimer(stand_in, name, index, lines, check_only=True))
             continue
         source = Source(name, line_of(lines, ("timers", index)))
         parsed.append(ParsedTimer(replace(timer, source=source), name, index, lines))
@@ -84,7 +90,7 @@ def check_timers(parsed: Sequence[ParsedTimer], signals: frozenset[str]) -> list
     issues: list[Issue] = []
     seen: dict[str, ParsedTimer] = {}
     for item in parsed:
-        first = seen.setdefault(item.timer.id, item)
+        first = item if item.check_only else seen.setdefault(item.timer.id, item)
         if first is not item:
             line = line_of(first.lines, ("timers", first.index))
             issues.append(item.issue(("id",), f"the id is already used at {first.file}:{line}"))

@@ -2,8 +2,9 @@
 
 A timer's start event inserts one pending row per warning and one for the
 breach; its stop events cancel the case's pending rows of that timer.  A start
-while the timer runs restarts it: the pending rows are cancelled and new ones
-written from the new start.  The claimer (``service.timers.claimer``) fires
+while the timer runs restarts it: the pending rows are replaced by new ones
+counted from the new start (deleted, not kept as cancelled, so a case with a
+thousand events holds one pending row per timer, not a thousand).  The claimer (``service.timers.claimer``) fires
 pending rows once they are due.
 """
 
@@ -59,7 +60,13 @@ def start(
             timer.target_attribute,
         )
         return 0
-    cancel(conn, case_id, timer.id, event.event_id, now)
+    conn.execute(
+        deadlines.delete().where(
+            deadlines.c.case_id == case_id,
+            deadlines.c.timer_id == timer.id,
+            deadlines.c.state == PENDING,
+        )
+    )
     conn.execute(
         deadlines.insert(),
         [

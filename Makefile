@@ -1,10 +1,10 @@
-# Two commands: `make serve` and `make test`. Each installs what it needs.
+# `make serve`, `make test` (everything) and `make unit` (the fast tests). Each installs what it needs.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 DEPS   := $(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: serve test clean
+.PHONY: serve test unit clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required"'
@@ -29,6 +29,11 @@ test: $(VENV)/.test-$(DEPS)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/pytest
+
+## Run the fast tests only: everything not marked slow, without lint and type checks.
+unit: $(VENV)/.test-$(DEPS)
+	./.ci/ensure-postgres
+	$(BIN)/pytest -m "not slow"
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -64,7 +64,7 @@ def raised_bundle() -> dict[str, str]:
     return files
 
 
-def run(server: Server, activations: int) -> None:
+def run(server: Server, activations: int, warmup: float, warm_activations: int = 20) -> None:
     port = server.port
     stop = threading.Event()
     latencies: list[float] = []
@@ -99,11 +99,18 @@ def run(server: Server, activations: int) -> None:
     first = {"files": raised_bundle(), "force": True}
     status, body = call(port, "POST", "/v1/rules/activate", first)
     raised = json.loads(body)["revision"]
-    time.sleep(3)  # let every worker build both once
-    before = worker_rss(server.proc.pid)  # type: ignore[union-attr]
     clients = [threading.Thread(target=post_events, args=(i,)) for i in range(4)]
     for thread in clients:
         thread.start()
+    # Warm up with traffic under both revisions: each worker builds both once
+    # and the phrase caches of both fill, so what follows measures activations.
+    for turn in range(warm_activations):
+        again = {"revision": (original, raised)[turn % 2], "force": True}
+        call(port, "POST", "/v1/rules/activate", again)
+        time.sleep(warmup / max(1, warm_activations))
+    latencies.clear()
+    before = worker_rss(server.proc.pid)  # type: ignore[union-attr]
+    checkpoints = []
     started = time.monotonic()
     for turn in range(activations):
         revision = (original, raised)[turn % 2]
@@ -111,6 +118,8 @@ def run(server: Server, activations: int) -> None:
         status, body = call(port, "POST", "/v1/rules/activate", again)
         if status != 200:
             errors.append(f"activation answered {status}: {body[:200]!r}")
+        if (turn + 1) % 100 == 0:
+            checkpoints.append((turn + 1, worker_rss(server.proc.pid)))  # type: ignore[union-attr]
     took = time.monotonic() - started
     time.sleep(3)
     stop.set()
@@ -121,6 +130,8 @@ def run(server: Server, activations: int) -> None:
     print(f"activations: {activations} in {took:.1f} s ({activations / took:.1f}/s)")
     print(f"worker memory: {before / 2**20:.1f} MB -> {after / 2**20:.1f} MB "
           f"(growth {(after - before) / 2**20:+.1f} MB, both workers together)")
+    for done, rss in checkpoints:
+        print(f"  after {done} activations: {rss / 2**20:.1f} MB")
     print(f"events: {len(ordered)}, p50 {statistics.median(ordered) * 1000:.1f} ms, "
           f"p99 {ordered[int(len(ordered) * 0.99)] * 1000:.1f} ms, "
           f"max {ordered[-1] * 1000:.1f} ms")
@@ -132,6 +143,7 @@ def main() -> None:
     parser.add_argument("--activations", type=int, default=400)
     parser.add_argument("--cache", type=int, default=4, help="revisions kept built per worker")
     parser.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite")
+    parser.add_argument("--warmup", type=float, default=20, help="seconds of traffic first")
     args = parser.parse_args()
     settings = {
         "ESCALATION_RULES_CACHE_SIZE": str(args.cache),
@@ -144,10 +156,10 @@ def main() -> None:
                 temporary_schema("bench") as url,
                 Server(Path(tmp), workers=2, DATABASE_URL=url, **settings) as server,
             ):
-                run(server, args.activations)
+                run(server, args.activations, args.warmup)
         else:
             with Server(Path(tmp), workers=2, **settings) as server:
-                run(server, args.activations)
+                run(server, args.activations, args.warmup)
 
 
 if __name__ == "__main__":

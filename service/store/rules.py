@@ -22,7 +22,11 @@ POINTER_ID = 1
 _INSERT_IF_NEW = {
     (dialect, table.name): module.insert(table).on_conflict_do_nothing()
     for dialect, module in (("postgresql", postgresql), ("sqlite", sqlite))
-    for table in (rule_bundles, rule_state)
+    for table in (rule_bundles,)
+}
+_SEED = {
+    dialect: module.insert(rule_state).on_conflict_do_nothing().returning(rule_state.c.id)
+    for dialect, module in (("postgresql", postgresql), ("sqlite", sqlite))
 }
 _ACTIVE = sa.select(rule_state.c.revision, rule_state.c.generation).where(
     rule_state.c.id == POINTER_ID
@@ -77,11 +81,12 @@ def save_bundle(
 
 def seed(conn: sa.Connection, revision: str, now: datetime) -> bool:
     """Make ``revision`` active in a database that has none; return whether this call did."""
-    result = conn.execute(
-        _INSERT_IF_NEW[(conn.dialect.name, "rule_state")],
+    # RETURNING, not rowcount: psycopg reports a row for a conflict that did nothing.
+    inserted = conn.execute(
+        _SEED[conn.dialect.name],
         {"id": POINTER_ID, "revision": revision, "generation": 1, "activated_at": now},
-    )
-    return bool(result.rowcount)
+    ).first()
+    return inserted is not None
 
 
 def lock_active(conn: sa.Connection) -> Active | None:

@@ -161,16 +161,14 @@ def test_a_more_severe_escalation_passes_the_cool_down(client: FlaskClient) -> N
 
 
 def test_the_case_shows_aggregates_flags_and_decisions(client: FlaskClient) -> None:
-    post(
-        client,
-        "C-1",
-        body(
-            text="I will sue you",
-            occurred_at=at(0),
-            customer={"id": "cus-1", "tier": "key_account"},
-        ),
+    threat = body(
+        text="I will sue you",
+        occurred_at=at(0),
+        customer={"id": "cus-1", "tier": "key_account"},
     )
-    post(client, "C-1", body(type="agent_note", occurred_at=at(5), attributes={"complexity": 4}))
+    note = body(type="agent_note", occurred_at=at(5), attributes={"complexity": 4})
+    post(client, "C-1", threat)
+    post(client, "C-1", note)
 
     case = client.get("/v1/cases/C-1").get_json()
 
@@ -181,9 +179,8 @@ def test_the_case_shows_aggregates_flags_and_decisions(client: FlaskClient) -> N
     assert case["aggregates"]["complexity"] == 4
     assert case["customer"]["tier"] == "key_account"
     assert case["last_escalations"]["legal"]["rule"] == "legal-threat"
-    assert [d["event_id"] for d in case["decisions"]] == [
-        d["event_id"] for d in reversed(case["decisions"][::-1])
-    ]
+    # Newest first, as documented.
+    assert [d["event_id"] for d in case["decisions"]] == [note["event_id"], threat["event_id"]]
     assert case["decisions_url"] == "/v1/decisions?case_id=C-1"
 
 

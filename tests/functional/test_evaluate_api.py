@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -126,8 +127,18 @@ def test_a_body_that_is_not_json_is_a_415(client: FlaskClient) -> None:
 
 
 def test_a_body_over_the_limit_is_a_413(client: FlaskClient) -> None:
-    body = json.dumps({"event": wire_event(text="x" * (300 * 1024))})
+    # A dry run may carry a candidate bundle, so its limit is the bundle limit.
+    limit = client.application.config["BUNDLE_MAX_BYTES"]
+    body = json.dumps({"event": wire_event(text="x" * (limit + 1024))})
     response = client.post("/v1/evaluate", data=body, content_type="application/json")
+
+    assert response.status_code == 413
+    assert response.get_json()["code"] == "payload_too_large"
+
+
+def test_an_event_body_over_the_event_limit_is_a_413(client: FlaskClient) -> None:
+    body = json.dumps(wire_event(text="x" * (300 * 1024)))
+    response = client.post("/v1/cases/C-1/events", data=body, content_type="application/json")
 
     assert response.status_code == 413
     assert response.get_json()["code"] == "payload_too_large"
@@ -178,6 +189,7 @@ json_values = st.recursive(
 )
 
 
+@pytest.mark.slow
 @settings(
     max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -20,7 +19,9 @@ import sqlalchemy as sa
 from service.store.db import create_engine
 from tests.support.databases import BACKENDS, database_url
 from tests.support.events import at, body
+from tests.support.http import call
 from tests.support.server import Server
+from tests.support.wait import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -32,31 +33,28 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture
 def server(tmp_path: Path, db: str) -> Iterator[Server]:
-    instance = tmp_path / "instance"
-    instance.mkdir()
-    running = Server(
-        instance, workers=4, DATABASE_URL=db, ESCALATION_ACCESS_LOG="/dev/null"
-    ).start()
-    yield running
-    running.stop()
+    with Server(
+        tmp_path / "instance", workers=4, database_url=db, ESCALATION_ACCESS_LOG="/dev/null"
+    ) as running:
+        yield running
 
 
 def test_200_concurrent_events_for_one_case_are_each_counted_once(server: Server) -> None:
     events = [
         body(event_id=f"msg-{i}", text=f"message {i}", occurred_at=at(i / 10)) for i in range(200)
     ]
+    client = server.client
 
     def send(event: dict[str, object]) -> int:
-        with requests.Session() as session:
-            return session.post(
-                f"{server.url}/v1/cases/C-1/events", json=event, timeout=60
-            ).status_code
+        return client.post("/v1/cases/C-1/events", json=event).status_code
 
     with ThreadPoolExecutor(max_workers=40) as pool:
         statuses = list(pool.map(send, events))
 
-    assert statuses == [201] * 200
-    case = requests.get(f"{server.url}/v1/cases/C-1", timeout=10).json()
+    # A retry after a lost answer finds its event stored: 200, a duplicate.
+    assert statuses.count(201) >= 200 - len(client.retried)
+    assert set(statuses) <= {200, 201}
+    case = client.get("/v1/cases/C-1").json()
     assert case["aggregates"]["messages"] == 200
     assert case["event_count"] == 200
 
@@ -64,39 +62,35 @@ def test_200_concurrent_events_for_one_case_are_each_counted_once(server: Server
 def test_retries_racing_each_other_store_the_event_once(server: Server) -> None:
     event = body(event_id="raced", text="I will sue you")
 
-    with ThreadPoolExecutor(max_workers=16) as pool:
-        answers = list(
-            pool.map(
-                lambda _: requests.post(
-                    f"{server.url}/v1/cases/C-2/events", json=event, timeout=60
-                ),
-                range(16),
-            )
-        )
+    client = server.client
 
-    assert sorted(a.status_code for a in answers) == [200] * 15 + [201]
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        answers = list(pool.map(lambda _: client.post("/v1/cases/C-2/events", json=event), range(16)))
+
+    # Exactly one 201, unless the request that stored it lost its answer and was retried.
+    assert sorted(a.status_code for a in answers) in (
+        [200] * 15 + [201],
+        *([[200] * 16] if client.retried else []),
+    )
     assert len({a.json()["decision_id"] for a in answers}) == 1
-    assert requests.get(f"{server.url}/v1/cases/C-2", timeout=10).json()["event_count"] == 1
+    assert client.get("/v1/cases/C-2").json()["event_count"] == 1
 
 
 def test_every_acknowledged_event_survives_kill_9(tmp_path: Path, db: str) -> None:
     instance = tmp_path / "instance"
-    instance.mkdir()
     settings = {
-        "DATABASE_URL": db,
         "ESCALATION_ACCESS_LOG": "/dev/null",
         "ESCALATION_DECISION_LOG_SETTLE_SECONDS": "0",
         "ESCALATION_DECISION_LOG_RECOVER_SECONDS": "0.5",
         "ESCALATION_DECISION_LOG_FLUSH_SECONDS": "0.5",
     }
-    first = Server(instance, workers=2, **settings).start()
+    first = Server(instance, workers=2, database_url=db, **settings).start()
     acknowledged: dict[str, tuple[str, str, dict[str, object]]] = {}  # id -> case, decision, body
     failed: list[str] = []
     stop = threading.Event()
     lock = threading.Lock()
 
     def client(number: int) -> None:
-        session = requests.Session()
         sent = 0
         while not stop.is_set():
             case_id = f"K-{(number + sent) % 10}"
@@ -108,8 +102,9 @@ def test_every_acknowledged_event_survives_kill_9(tmp_path: Path, db: str) -> No
             )
             sent += 1
             try:
-                response = session.post(
-                    f"{first.url}/v1/cases/{case_id}/events", json=event, timeout=10
+                # Not retried: after the kill every request fails, and only 2xx count.
+                response = call(
+                    "POST", f"{first.url}/v1/cases/{case_id}/events", json=event, retry=False
                 )
             except requests.RequestException:
                 with lock:
@@ -126,7 +121,10 @@ def test_every_acknowledged_event_survives_kill_9(tmp_path: Path, db: str) -> No
     threads = [threading.Thread(target=client, args=(n,)) for n in range(12)]
     for thread in threads:
         thread.start()
-    time.sleep(3)
+    # Kill it under load, once enough events are acknowledged to mean something.
+    wait_until(
+        lambda: len(acknowledged) > 60, timeout=180, message="too little load to mean anything"
+    )
     first.kill9()
     stop.set()
     for thread in threads:
@@ -155,19 +153,24 @@ def test_every_acknowledged_event_survives_kill_9(tmp_path: Path, db: str) -> No
         assert state["messages"] == per_case[case_id]
 
     # After a restart the service answers, and the decision log catches up.
-    second = Server(instance, workers=2, **settings).start()
-    try:
+    with Server(instance, workers=2, database_url=db, **settings) as second:
         # A client retrying an acknowledged event after the crash gets the same decision.
         case_id, decision_id, event = next(iter(acknowledged.values()))
-        again = requests.post(f"{second.url}/v1/cases/{case_id}/events", json=event, timeout=10)
+        again = second.client.post(f"/v1/cases/{case_id}/events", json=event)
         assert again.status_code == 200
         assert again.json()["decision_id"] == decision_id
         assert again.json()["duplicate"] is True
-        time.sleep(2)  # a recovery pass of the decision-log outbox
+
         log_file = instance / "decisions.jsonl"
-        logged = {
-            json.loads(line)["decision_id"] for line in log_file.read_text().splitlines() if line
-        }
-        assert {d for _, d, _ in acknowledged.values()} <= logged
-    finally:
-        second.stop()
+        expected = {d for _, d, _ in acknowledged.values()}
+
+        def logged() -> set[str]:
+            text = log_file.read_text() if log_file.exists() else ""
+            complete = text.split("\n")[:-1]  # the last line may be half-written still
+            return {json.loads(line)["decision_id"] for line in complete if line}
+
+        # The recovery pass of the decision-log outbox runs every 0.5 s.
+        wait_until(
+            lambda: expected <= logged(),
+            message=lambda: f"{len(expected - logged())} decisions missing from the log",
+        )

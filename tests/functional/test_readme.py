@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 
 from tests.conftest import ROOT
+from tests.support.http import call
+from tests.support.server import Server
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 STABLE = (
@@ -39,51 +34,15 @@ def block_after(marker: str) -> str:
     return found.group(1)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """Start the service as `make serve` does (gunicorn -c gunicorn.conf.py wsgi:app)."""
-    port = free_port()
-    instance = tmp_path_factory.mktemp("instance")
-    env = {
-        **os.environ,
-        "ESCALATION_BIND": f"127.0.0.1:{port}",
-        "ESCALATION_INSTANCE_PATH": str(instance),
-    }
-    gunicorn = Path(sys.executable).parent / "gunicorn"
-    proc = subprocess.Popen(
-        [str(gunicorn), "-c", "gunicorn.conf.py", "wsgi:app"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(f"{base}/readyz", timeout=1).ok:
-                    break
-            except requests.RequestException:
-                # gunicorn accepts connections before a worker can answer: a read times out.
-                time.sleep(0.2)
-        else:
-            raise AssertionError("the server did not start")
-        yield base
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+    with Server(tmp_path_factory.mktemp("instance")) as running:
+        yield running
 
 
 @pytest.mark.slow
-def test_the_curl_example_returns_the_documented_decision(server: str) -> None:
+def test_the_curl_example_returns_the_documented_decision(server: Server) -> None:
     command = block_after("example:request")
     url = re.search(r"curl -s (\S+)", command)
     body = re.search(r"-d '(.*)'", command, re.S)
@@ -91,11 +50,11 @@ def test_the_curl_example_returns_the_documented_decision(server: str) -> None:
     assert body
     documented: dict[str, Any] = json.loads(block_after("example:response"))
 
-    response = requests.post(
-        url.group(1).replace("http://127.0.0.1:8000", server),
+    response = call(
+        "POST",
+        url.group(1).replace("http://127.0.0.1:8000", server.url),
         data=body.group(1),
         headers={"Content-Type": "application/json"},
-        timeout=10,
     )
 
     assert response.status_code == 200

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from service import create_app
 from service.ruleset.issues import InvalidFiles
-from tests.conftest import ROOT
 from tests.factories import BROKEN_RULE_FILE, rules_dir
+from tests.support.server import Server
 
 EXPECTED = [
     'rules/complaints.yaml:2: rule repeated-complaints: "then" is missing',
@@ -33,23 +30,9 @@ def test_create_app_refuses_an_invalid_rule_set(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_gunicorn_does_not_start_and_prints_every_problem(tmp_path: Path) -> None:
     root = rules_dir(tmp_path, {"complaints.yaml": BROKEN_RULE_FILE})
-    env = {
-        **os.environ,
-        "ESCALATION_RULES_DIR": str(root),
-        "ESCALATION_INSTANCE_PATH": str(tmp_path / "instance"),
-        "ESCALATION_BIND": "127.0.0.1:0",
-    }
-    gunicorn = Path(sys.executable).parent / "gunicorn"
-    proc = subprocess.run(
-        [str(gunicorn), "-c", "gunicorn.conf.py", "wsgi:app"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
-    assert proc.returncode != 0
+    exited = Server(tmp_path / "instance", rules_dir=root).run_to_exit()
+
+    assert exited.returncode != 0
     for line in EXPECTED:
-        assert line in proc.stderr + proc.stdout
+        assert line in exited.output

@@ -92,4 +92,4 @@ def test_activation_typo_worker_crash_and_rollback_across_two_servers(
     assert rolled.status_code == 200, rolled.text
     converge(servers, original)
     history = a.client.get("/v1/rules/revisions").json()["activations"]
-    assert [h["action"] for h in history] == ["rollback", "activate", "seed"]
+    assert [h["action"] for h in history] == ["rollback", "activate", "seed"], history

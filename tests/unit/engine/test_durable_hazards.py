@@ -130,6 +130,7 @@ def test_state_of_one_evaluation_never_reaches_the_next() -> None:
     assert engine.match(BASE) == {"hot"}  # the same fact twice is not "already observed"
 
 
+@pytest.mark.slow
 def test_more_evaluations_than_the_live_sid_cap() -> None:
     # durable holds at most 1,024 live sids per ruleset, then MemoryError, then a segfault.
     out = run_isolated(
@@ -156,6 +157,7 @@ def test_evaluations_that_match_no_rule_are_safe() -> None:
     assert engine.live_facts() == 0
 
 
+@pytest.mark.slow
 def test_retiring_sessions_after_failures_never_crashes() -> None:
     # delete_state segfaults for a state where no action ran; every retired
     # session first fires the catch-all rule.  2,000 failures also pass the
@@ -188,6 +190,7 @@ def test_retiring_sessions_after_failures_never_crashes() -> None:
     assert out.split() == ["2000", "0", "['hot']", "False"]
 
 
+@pytest.mark.slow
 def test_exists_false_never_loops() -> None:
     # A $nex condition matches durable's own state document and loops forever once any
     # other rule fires; the compiler never emits $nex.
@@ -205,7 +208,6 @@ def test_exists_false_never_loops() -> None:
         engine = DurableEngine(compiled)
         print(sorted(engine.match({"case.hostility": 2})))
         """,
-        timeout=30,
     )
     assert out.strip() == "['hot', 'no-channel']"
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -141,6 +142,7 @@ def fact_views(draw: st.DrawFn) -> dict[str, Any]:
     return facts
 
 
+@pytest.mark.slow
 @settings(
     max_examples=400,
     deadline=None,

@@ -7,14 +7,12 @@ what must eventually be true.
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 import sqlalchemy as sa
 
 from schemas.api import EventV1Schema
@@ -24,6 +22,7 @@ from service.store.db import create_engine, migrate
 from service.store.repository import Store
 from service.store.schema import deadlines, events
 from tests.support.server import Server
+from tests.support.wait import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -31,44 +30,21 @@ pytestmark = pytest.mark.slow
 WAIT_SECONDS = 90.0
 
 
-def wait_for(check: Callable[[], Any], timeout: float, what: str) -> Any:
-    """Poll ``check`` until it returns something truthy; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            found = check()
-        except requests.RequestException:
-            found = None  # a busy server: ask again
-        if found:
-            return found
-        if time.monotonic() > deadline:
-            pytest.fail(f"{what} (waited {timeout:g} s)")
-        time.sleep(0.5)
-
-
 def stamp(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def send(server: Server, case_id: str, event: dict[str, Any]) -> dict[str, Any]:
-    """Post an event, retrying on request errors (the event id makes retries safe)."""
-    for _ in range(10):
-        try:
-            answer = requests.post(
-                f"{server.url}/v1/cases/{case_id}/events", json=event, timeout=60
-            )
-        except requests.RequestException:
-            time.sleep(1)
-            continue
-        assert answer.status_code in (200, 201), answer.text
-        result: dict[str, Any] = answer.json()
-        return result
-    pytest.fail(f"could not post {event['event_id']}")
+    """Post an event (retried by the client on request errors: the event id makes it safe)."""
+    answer = server.client.post(f"/v1/cases/{case_id}/events", json=event)
+    assert answer.status_code in (200, 201), answer.text
+    result: dict[str, Any] = answer.json()
+    return result
 
 
 def timer_decisions(server: Server, case_id: str) -> list[dict[str, Any]]:
-    answer = requests.get(f"{server.url}/v1/decisions", params={"case_id": case_id}, timeout=30)
-    answer.raise_for_status()
+    answer = server.client.get("/v1/decisions", params={"case_id": case_id})
+    assert answer.status_code == 200, answer.text
     return [d for d in answer.json()["decisions"] if d.get("trigger") == "timer"]
 
 
@@ -77,22 +53,20 @@ def logged_ids(server: Server) -> set[str]:
     if not path.exists():
         return set()
     lines = path.read_text(encoding="utf-8").splitlines()
-    return {json.loads(line)["decision_id"] for line in lines if line.strip()}
+    return {json.loads(line)["decision_id"] for line in lines if line.endswith("}")}
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     instance = tmp_path_factory.mktemp("timers") / "instance"
-    instance.mkdir()
-    running = Server(
+    with Server(
         instance,
         workers=2,
         ESCALATION_TIMER_POLL_SECONDS="2",
         ESCALATION_ACCESS_LOG="/dev/null",
         ESCALATION_DECISION_LOG=str(instance / "decisions.jsonl"),
-    ).start()
-    yield running
-    running.stop()
+    ) as running:
+        yield running
 
 
 def test_a_promised_call_back_not_made_fires_and_one_made_does_not(server: Server) -> None:
@@ -128,10 +102,11 @@ def test_a_promised_call_back_not_made_fires_and_one_made_does_not(server: Serve
         },
     )
 
-    fired = wait_for(
+    fired = wait_until(
         lambda: timer_decisions(server, "CB-missed"),
-        30 + WAIT_SECONDS,
-        "no time-driven decision for the call-back not made",
+        timeout=30 + WAIT_SECONDS,
+        interval=0.5,
+        message="no time-driven decision for the call-back not made",
     )
 
     reminder = fired[0]
@@ -139,10 +114,10 @@ def test_a_promised_call_back_not_made_fires_and_one_made_does_not(server: Serve
     assert reminder["timer"]["state"] == "warning"
     assert reminder["event_id"].startswith("deadline:")
     assert [m["id"] for m in reminder["matched_rules"]] == ["promised-callback-due"]
-    wait_for(
+    wait_until(
         lambda: reminder["decision_id"] in logged_ids(server),
-        WAIT_SECONDS,
-        "the time-driven decision is not in the decision log",
+        timeout=WAIT_SECONDS,
+        message="the time-driven decision is not in the decision log",
     )
     assert timer_decisions(server, "CB-kept") == []
 
@@ -171,14 +146,15 @@ def test_an_email_unanswered_for_25_hours_breaches_the_response_policy_at_once(
             if (d["timer"]["id"], d["timer"]["state"]) == ("written-first-response", "breached")
         ]
 
-    breach = wait_for(breached, WAIT_SECONDS, "the 24-hour policy did not fire")[0]
+    breach = wait_until(
+        breached, timeout=WAIT_SECONDS, interval=0.5, message="the 24-hour policy did not fire"
+    )[0]
     assert breach["outcome"] == "escalate"
     assert [m["id"] for m in breach["matched_rules"]] == ["written-response-overdue"]
     # Posting the timer's own event is refused.
-    refused = requests.post(
-        f"{server.url}/v1/cases/MAIL-1/events",
+    refused = server.client.post(
+        "/v1/cases/MAIL-1/events",
         json={"event_id": "fake", "type": "deadline_reached", "occurred_at": stamp(sent)},
-        timeout=60,
     )
     assert refused.status_code == 422
     assert refused.json()["code"] == "validation_failed"
@@ -192,14 +168,13 @@ def test_two_servers_fire_1000_deadlines_exactly_once_through_a_kill_9(
         Server(
             tmp_path / name,
             workers=2,
-            DATABASE_URL=postgres_schema,
+            database_url=postgres_schema,
             ESCALATION_TIMER_POLL_SECONDS="1",
             ESCALATION_ACCESS_LOG="/dev/null",
         )
         for name in ("a", "b")
     ]
     for server in started:
-        server.instance.mkdir()
         server.start()
     a, b = started
     engine = create_engine(postgres_schema)
@@ -227,11 +202,20 @@ def test_two_servers_fire_1000_deadlines_exactly_once_through_a_kill_9(
                 ).scalar_one()
             return count
 
-        wait_for(lambda: fired() >= 200, 120 + WAIT_SECONDS, "deadlines did not start firing")
+        wait_until(
+            lambda: fired() >= 200,
+            timeout=120 + WAIT_SECONDS,
+            interval=0.2,
+            message="deadlines did not start firing",
+        )
         a.kill9()
         at_kill = fired()
-        wait_for(lambda: fired() >= 1000, 120 + WAIT_SECONDS, "not every deadline fired")
-        time.sleep(3)  # anything fired twice would show up now
+        wait_until(
+            lambda: fired() >= 1000,
+            timeout=120 + WAIT_SECONDS,
+            interval=0.5,
+            message=lambda: f"{fired()} of 1000 deadlines fired",
+        )
 
         with engine.connect() as conn:
             ids = (
@@ -259,7 +243,7 @@ def test_two_servers_fire_1000_deadlines_exactly_once_through_a_kill_9(
         assert len(ids) == len(set(ids)) == 1000
         assert states == {"fired": 1000}
         assert sorted(closed_by) == sorted(ids)
-        sample = wait_for(lambda: timer_decisions(b, "CASE-999"), 60, "decision not served")
+        sample = timer_decisions(b, "CASE-999")
         assert [d["timer"]["id"] for d in sample] == ["promised-callback"]
     finally:
         for server in started:

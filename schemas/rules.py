@@ -22,6 +22,7 @@ from service.engine.model import (
     AgentLimits,
     AllOf,
     AnyOf,
+    Calendar,
     Condition,
     Defaults,
     Escalation,
@@ -448,22 +449,27 @@ def timer_minutes(value: Any, what: str) -> int:
     return minutes
 
 
-class TargetField(fields.Field[tuple[int | None, str | None]]):
-    """``24h`` (after the start event), or ``event.attributes.callback_at`` (a time it carries)."""
+class TargetField(fields.Field[dict[str, Any]]):
+    """``24h`` after the start event, ``{business: 8h, calendar: support-eu}`` of working
+    time, or ``event.attributes.callback_at``: a time the start event carries."""
 
     def _deserialize(
         self, value: Any, attr: str | None, data: Any, **kwargs: Any
-    ) -> tuple[int | None, str | None]:
+    ) -> dict[str, Any]:
         if isinstance(value, dict):
-            if "business" in value or "calendar" in value:
+            unknown = sorted(set(value) - {"business", "calendar"})
+            if unknown or "business" not in value or "calendar" not in value:
                 raise ValidationError(
-                    "business-time targets ({business: 8h, calendar: ...}) are not supported "
-                    'yet; give calendar time such as "24h"'
+                    "a business-time target is {business: 8h, calendar: <a calendar in "
+                    "defaults.yaml>}"
                 )
-            raise ValidationError(
-                'target expects a duration such as "24h" or a time the start event carries, '
-                "such as event.attributes.callback_at"
-            )
+            calendar = value["calendar"]
+            if not isinstance(calendar, str) or not NAME.match(calendar):
+                raise ValidationError("calendar names a calendar of defaults.yaml, like support-eu")
+            return {
+                "business_minutes": timer_minutes(value["business"], "business"),
+                "calendar": calendar,
+            }
         if isinstance(value, str) and value.strip().startswith("event."):
             match = ATTRIBUTE_TIME.match(value.strip())
             if not match:
@@ -471,8 +477,8 @@ class TargetField(fields.Field[tuple[int | None, str | None]]):
                     "a target time is read from an event attribute, "
                     "such as event.attributes.callback_at"
                 )
-            return None, match.group(1)
-        return timer_minutes(value, "target"), None
+            return {"target_attribute": match.group(1)}
+        return {"target_minutes": timer_minutes(value, "target")}
 
 
 class WarnAtField(fields.Field[tuple[int, ...]]):
@@ -559,13 +565,11 @@ class TimerSchema(StrictSchema):
 
     @post_load
     def _build(self, data: dict[str, Any], **kwargs: Any) -> Timer:
-        minutes, attribute = data["target"]
         return Timer(
             id=data["id"],
             start=data["start"],
             stop=data["stop"],
-            target_minutes=minutes,
-            target_attribute=attribute,
+            **data["target"],
             grace_minutes=timer_minutes(data["grace"], "grace") if "grace" in data else 0,
             warn_at=data.get("warn_at", ()),
             when=data.get("when"),
@@ -584,11 +588,119 @@ class AgentLimitsSchema(StrictSchema):
         return AgentLimits(**data)
 
 
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+HOURS = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
+
+
+class WorkingHoursField(fields.Field[tuple[tuple[int, int] | None, ...]]):
+    """Working hours per weekday: ``{mon: "09:00-17:00", …}``; a day left out is a day off."""
+
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Any, **kwargs: Any
+    ) -> tuple[tuple[int, int] | None, ...]:
+        if not isinstance(value, dict) or not value:
+            raise ValidationError(
+                'hours maps weekdays to working hours, such as mon: "09:00-17:00"'
+            )
+        errors: dict[str, list[str]] = {}
+        for day in value:
+            if day not in WEEKDAYS:
+                best = closest(str(day), list(WEEKDAYS))
+                hint = f'did you mean "{best}"?' if best else f"use {', '.join(WEEKDAYS)}"
+                errors[str(day)] = [f'unknown weekday "{day}"; {hint}']
+        hours: list[tuple[int, int] | None] = []
+        for day in WEEKDAYS:
+            text = value.get(day)
+            if text is None:
+                hours.append(None)
+                continue
+            match = HOURS.match(text) if isinstance(text, str) else None
+            if match is None:
+                errors[day] = ['expected working hours such as "09:00-17:00"']
+                hours.append(None)
+                continue
+            h1, m1, h2, m2 = (int(g) for g in match.groups())
+            start, end = h1 * 60 + m1, h2 * 60 + m2
+            if m1 > 59 or m2 > 59 or not 0 <= start < end <= 24 * 60:
+                errors[day] = ["working hours open before they close, between 00:00 and 24:00"]
+            hours.append((start, end))
+        if errors:
+            raise ValidationError(errors)
+        return tuple(hours)
+
+
+class HolidaysSchema(StrictSchema):
+    """Public holidays that are days off: a country and optionally a subdivision."""
+
+    country = string(required=True)
+    subdivision = string()
+
+    @validates_schema(skip_on_field_errors=True)
+    def _known(self, data: dict[str, Any], **kwargs: Any) -> None:
+        import holidays  # loaded only by rule sets that declare calendars
+
+        supported = holidays.list_supported_countries()
+        country = data["country"]
+        if country not in supported:
+            best = closest(country, list(supported))
+            hint = f'; did you mean "{best}"?' if best else " (ISO 3166-1 alpha-2, such as DE)"
+            raise ValidationError({"country": [f'unknown country "{country}"{hint}']})
+        subdivision = data.get("subdivision")
+        if subdivision is not None and subdivision not in supported[country]:
+            choices = supported[country]
+            best = closest(subdivision, list(choices))
+            hint = f'did you mean "{best}"?' if best else f"expected one of: {', '.join(choices)}"
+            raise ValidationError(
+                {"subdivision": [f'{country} has no subdivision "{subdivision}"; {hint}']}
+            )
+
+
+class CalendarSchema(StrictSchema):
+    """A business calendar: time zone, working hours per weekday, public holidays."""
+
+    time_zone = string(required=True)
+    hours = WorkingHoursField(required=True, error_messages={"required": "this field is required"})
+    holidays = fields.Nested(HolidaysSchema)
+
+    @validates_schema(skip_on_field_errors=True)
+    def _zone(self, data: dict[str, Any], **kwargs: Any) -> None:
+        import zoneinfo
+
+        try:
+            zoneinfo.ZoneInfo(data["time_zone"])
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValidationError(
+                {
+                    "time_zone": [
+                        f'unknown time zone "{data["time_zone"]}"; use one such as Europe/Berlin'
+                    ]
+                }
+            ) from exc
+        if all(day is None for day in data["hours"]):
+            raise ValidationError({"hours": ["a calendar needs at least one working day"]})
+
+
 class DefaultsFileSchema(StrictSchema):
     """``rules/defaults.yaml``: rule-set wide defaults."""
 
     agent_limits = fields.Nested(AgentLimitsSchema, required=True)
+    calendars = fields.Dict(
+        keys=fields.String(
+            validate=validate.Regexp(NAME, error="calendar names are lowercase, like support-eu")
+        ),
+        values=fields.Nested(CalendarSchema),
+    )
 
     @post_load
     def _build(self, data: dict[str, Any], **kwargs: Any) -> Defaults:
-        return Defaults(agent_limits=data["agent_limits"])
+        calendars = tuple(
+            Calendar(
+                id=name,
+                time_zone=spec["time_zone"],
+                hours=spec["hours"],
+                country=(spec.get("holidays") or {}).get("country"),
+                subdivision=(spec.get("holidays") or {}).get("subdivision"),
+            )
+            for name, spec in sorted((data.get("calendars") or {}).items())
+        )
+        return Defaults(agent_limits=data["agent_limits"], calendars=calendars)

@@ -138,10 +138,27 @@ class AgentLimits:
 
 
 @dataclass(frozen=True)
+class Calendar:
+    """Working time for business-time timers: a time zone, hours per weekday, public holidays.
+
+    ``hours`` holds, Monday first, each weekday's working hours as minutes after
+    midnight (opening, closing), or None for a day off.  Public holidays of
+    ``country`` (and ``subdivision``) are days off, from the ``holidays`` package.
+    """
+
+    id: str
+    time_zone: str
+    hours: tuple[tuple[int, int] | None, ...]
+    country: str | None = None
+    subdivision: str | None = None
+
+
+@dataclass(frozen=True)
 class Defaults:
-    """Rule-set wide defaults: the limits of an agent without a profile."""
+    """Rule-set wide defaults: the limits of an agent without a profile, business calendars."""
 
     agent_limits: AgentLimits = AgentLimits(max_complexity=3, max_hostility=3, max_minutes=45)
+    calendars: tuple[Calendar, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -158,6 +175,8 @@ class Timer:
     stop: tuple[str, ...]
     target_minutes: int | None = None
     target_attribute: str | None = None
+    business_minutes: int | None = None  # working time in ``calendar`` instead
+    calendar: str | None = None
     grace_minutes: int = 0
     warn_at: tuple[int, ...] = ()
     when: Condition | None = None

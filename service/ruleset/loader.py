@@ -160,7 +160,8 @@ def load_bundle(bundle: Bundle) -> Loaded:
         issues.append(Issue(bundle.name or "rules", 1, "no rule files (*.yaml) found"))
     signals = lexicon.signals | frozenset(catalog.SIGNALS)
     issues.extend(check_rules(parsed, signals))
-    issues.extend(check_timers(timers, signals))
+    calendars = frozenset(calendar.id for calendar in defaults.calendars)
+    issues.extend(check_timers(timers, signals, calendars))
     if issues:
         raise InvalidFiles(issues)
     ruleset = RuleSet(

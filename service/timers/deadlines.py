@@ -4,14 +4,14 @@ A timer's start event inserts one pending row per warning and one for the
 breach; its stop events cancel the case's pending rows of that timer.  A start
 while the timer runs restarts it: the pending rows are replaced by new ones
 counted from the new start (deleted, not kept as cancelled, so a case with a
-thousand events holds one pending row per timer, not a thousand).  The claimer (``service.timers.claimer``) fires
-pending rows once they are due.
+thousand events holds one pending row per timer, not a thousand).  The claimer
+(``service.timers.claimer``) fires pending rows once they are due.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -22,7 +22,7 @@ from service.cases.model import Event
 from service.engine import catalog
 from service.engine.explain import holds
 from service.engine.facts import Facts
-from service.engine.model import Timer
+from service.engine.model import Calendar, Timer
 from service.policy import Policy
 from service.store.codec import aware
 from service.store.schema import deadlines
@@ -43,14 +43,21 @@ def on_event(
         if event.type in timer.stop:
             cancel(conn, case_id, timer.id, event.event_id, now)
         if event.type in timer.start and (timer.when is None or holds(timer.when, facts, {})):
-            start(conn, timer, case_id, event, policy.revision, now)
+            calendars = {c.id: c for c in policy.ruleset.defaults.calendars}
+            start(conn, timer, case_id, event, policy.revision, now, calendars)
 
 
 def start(
-    conn: sa.Connection, timer: Timer, case_id: str, event: Event, revision: str, now: datetime
+    conn: sa.Connection,
+    timer: Timer,
+    case_id: str,
+    event: Event,
+    revision: str,
+    now: datetime,
+    calendars: Mapping[str, Calendar] | None = None,
 ) -> int:
     """(Re)start ``timer`` for the case from ``event``; return how many rows were written."""
-    dues = due_times(timer, event.occurred_at, event.attributes)
+    dues = due_times(timer, event.occurred_at, event.attributes, calendars)
     if dues is None:
         log.info(
             "timer %s not started for case %s: event %s carries no time in %s",

@@ -12,7 +12,7 @@ from schemas.common import REQUIRED, flatten
 from schemas.rules import TimerSchema, parse_partial
 from service.engine.compiler import iter_predicates
 from service.engine.model import Path, Source, Timer
-from service.ruleset.issues import Issue, line_of, render_path
+from service.ruleset.issues import Issue, line_of, render_path, suggest
 from service.ruleset.validate import check_predicate
 
 TIMER_SCHEMA = TimerSchema()
@@ -85,8 +85,10 @@ def load_timers(
     return parsed
 
 
-def check_timers(parsed: Sequence[ParsedTimer], signals: frozenset[str]) -> list[Issue]:
-    """Check ids are unique across files and that ``when`` reads known fields correctly."""
+def check_timers(
+    parsed: Sequence[ParsedTimer], signals: frozenset[str], calendars: frozenset[str] = frozenset()
+) -> list[Issue]:
+    """Check ids are unique, calendars declared, and that ``when`` reads known fields correctly."""
     issues: list[Issue] = []
     seen: dict[str, ParsedTimer] = {}
     for item in parsed:
@@ -94,6 +96,17 @@ def check_timers(parsed: Sequence[ParsedTimer], signals: frozenset[str]) -> list
         if first is not item:
             line = line_of(first.lines, ("timers", first.index))
             issues.append(item.issue(("id",), f"the id is already used at {first.file}:{line}"))
+        calendar = item.timer.calendar
+        if calendar is not None and calendar not in calendars:
+            best = suggest(calendar, calendars)
+            hint = (
+                f'did you mean "{best}"?'
+                if best
+                else "declare it under calendars: in defaults.yaml"
+            )
+            issues.append(
+                item.issue(("target", "calendar"), f'unknown calendar "{calendar}"; {hint}')
+            )
         if item.timer.when is None:
             continue
         for pred in iter_predicates(item.timer.when):

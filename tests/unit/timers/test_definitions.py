@@ -90,7 +90,7 @@ def test_every_problem_of_every_timer_is_reported_with_line_and_hint(tmp_path: P
             when: {event.chanel: email}
             start: callback_promised
             stop: [callback_promised]
-            target: {business: 8h, calendar: support-eu}
+            target: {business: 8h}
             warn_at: [150%]
           - id: typo
             start: deadline_reached
@@ -107,7 +107,9 @@ def test_every_problem_of_every_timer_is_reported_with_line_and_hint(tmp_path: P
     assert one("customer_mesage").startswith("rules/timers.yaml:3: timer typo, start:")
     assert 'did you mean "customer_message"?' in one("customer_mesage")
     assert one("target expects a duration").startswith("rules/timers.yaml:5:")
-    assert one("business-time").startswith("rules/timers.yaml:10: timer nested, target:")
+    assert one("a business-time target is").startswith(
+        "rules/timers.yaml:10: timer nested, target:"
+    )
     assert one("150%").startswith("rules/timers.yaml:11:")
     assert one("both starts and stops").startswith("rules/timers.yaml:9:")
     assert 'did you mean "event.channel"?' in one("event.chanel")
@@ -151,3 +153,62 @@ def test_the_bundled_rules_declare_the_documented_timers() -> None:
         "promised-callback",
         "case-inactive",
     }
+
+
+DEFAULTS = """
+agent_limits: {max_complexity: 3, max_hostility: 3, max_minutes: 45}
+calendars:
+  support-eu:
+    time_zone: Europe/Berlin
+    hours: {mon: "09:00-17:00", tue: "09:00-17:00", fri: "09:00-13:30"}
+    holidays: {country: DE, subdivision: BE}
+"""
+BUSINESS_TIMER = """
+timers:
+  - id: written-first-response
+    start: customer_message
+    stop: agent_reply
+    target: {business: 8h, calendar: support-eu}
+"""
+
+
+def test_business_targets_name_a_calendar_of_the_defaults(tmp_path: Path) -> None:
+    root = rules_dir(
+        tmp_path,
+        {"rules.yaml": RULE, "timers.yaml": BUSINESS_TIMER, "defaults.yaml": DEFAULTS},
+        lexicons=False,
+    )
+
+    loaded = loader.load(root).ruleset
+
+    (calendar,) = loaded.defaults.calendars
+    assert calendar.id == "support-eu"
+    assert calendar.hours == ((540, 1020), (540, 1020), None, None, (540, 810), None, None)
+    assert (calendar.country, calendar.subdivision) == ("DE", "BE")
+    (timer,) = loaded.timers
+    assert (timer.business_minutes, timer.calendar) == (480, "support-eu")
+
+
+def test_calendar_problems_are_reported_together(tmp_path: Path) -> None:
+    broken = """
+        agent_limits: {max_complexity: 3, max_hostility: 3, max_minutes: 45}
+        calendars:
+          support-eu:
+            time_zone: Europe/Berlinn
+            hours: {mon: "09:00-17:00", tues: "09:00-17:00", wed: "17:00-09:00"}
+            holidays: {country: DX}
+    """
+    root = rules_dir(
+        tmp_path,
+        {"rules.yaml": RULE, "timers.yaml": BUSINESS_TIMER, "defaults.yaml": broken},
+        lexicons=False,
+    )
+
+    with pytest.raises(InvalidFiles) as info:
+        loader.load(root)
+
+    messages = [f"{i.where}: {i.message}" for i in info.value.issues]
+    assert any('hours.tues: unknown weekday "tues"; did you mean "tue"?' in m for m in messages)
+    assert any("hours.wed: working hours open before they close" in m for m in messages)
+    assert any('holidays.country: unknown country "DX"' in m for m in messages)
+    assert any('unknown calendar "support-eu"' in m for m in messages), messages

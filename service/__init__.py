@@ -94,7 +94,6 @@ def create_app(
 
         # Due deadlines fire from every worker; the database makes each fire once.
         claimer = Claimer(store, lambda: policies.current, on_fired=logged, clock=now)
-        atexit.register(claimer.stop)
         claimer.start(app.config["TIMER_POLL_SECONDS"])
     app.extensions["timer_claimer"] = claimer
     guard = Guard(

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -222,23 +223,36 @@ class Claimer:
         return count
 
     def start(self, interval: float) -> None:
-        """Poll in a background thread, at once and then every ``interval`` seconds."""
+        """Poll in a background thread, at once and then every ``interval`` seconds.
 
-        def loop() -> None:
-            while True:
-                try:
-                    while self.poll() == BATCH and not self._stop.is_set():
-                        pass  # more are due: keep going without waiting
-                except Exception:
-                    log.exception("timer claimer")
-                if self._stop.wait(interval):
-                    return
-
-        self._thread = threading.Thread(target=loop, name="timer-claimer", daemon=True)
+        The thread holds the claimer weakly: it ends when the claimer is stopped
+        or dropped (an application torn down), never polling a database nobody uses.
+        """
+        self._thread = threading.Thread(
+            target=_loop,
+            args=(weakref.ref(self), self._stop, interval),
+            name="timer-claimer",
+            daemon=True,
+        )
         self._thread.start()
 
     def stop(self) -> None:
         """Stop the background thread after the deadline it is firing."""
         self._stop.set()
-        if self._thread is not None:
+        if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=30)
+
+
+def _loop(ref: weakref.ref[Claimer], stop: threading.Event, interval: float) -> None:
+    while not stop.is_set():
+        claimer = ref()
+        if claimer is None:
+            return
+        try:
+            while claimer.poll() == BATCH and not stop.is_set():
+                pass  # more are due: keep going without waiting
+        except Exception:
+            log.exception("timer claimer")
+        del claimer  # hold no reference while waiting
+        if stop.wait(interval):
+            return

@@ -167,7 +167,7 @@ def test_two_servers_fire_1000_deadlines_exactly_once_through_a_kill_9(
     started = [
         Server(
             tmp_path / name,
-            workers=2,
+            workers=1,  # the PostgreSQL server is shared: keep connections few
             database_url=postgres_schema,
             ESCALATION_TIMER_POLL_SECONDS="1",
             ESCALATION_ACCESS_LOG="/dev/null",

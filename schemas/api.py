@@ -505,6 +505,7 @@ class RuleIssueV1Schema(Schema):
 
     file = fields.String()
     line = fields.Integer()
+    column = fields.Integer(allow_none=True)
     rule = fields.String(allow_none=True)
     where = fields.String()
     message = fields.String()

@@ -1,35 +1,28 @@
 """Shared pieces of every schema: strict objects, plain-words errors, flattening.
 
 Every schema rejects keys it does not know, naming the closest known key, and
-uses error messages written for people who are not programmers.
+uses error messages written for people who are not programmers.  A guess at
+what was meant travels as a ``Hinted`` message, so rule files can show it as
+the issue's hint while API errors keep reading "message; hint".
 """
 
 from __future__ import annotations
 
-import difflib
 import math
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
+from service.hints import Hinted, did_you_mean, one_of
+
 REQUIRED = "this field is required"
 NULL = "must not be empty (null)"
 
 
-def closest(word: str, choices: list[str]) -> str | None:
-    """Return the closest choice to ``word``, or None."""
-    found = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
-    return found[0] if found else None
-
-
-def unknown_key_message(key: str, known: list[str]) -> str:
-    """Phrase an unknown-key error with a suggestion and the accepted keys."""
-    best = closest(key, known)
-    text = f'unknown field "{key}"'
-    if best:
-        return f'{text}; did you mean "{best}"?'
-    return f"{text}; expected one of: {', '.join(sorted(known))}"
+def unknown_key_message(key: str, known: list[str]) -> Hinted:
+    """Phrase an unknown-key error with a suggestion or the accepted keys as its hint."""
+    return Hinted(f'unknown field "{key}"', did_you_mean(key, known) or one_of(sorted(known)))
 
 
 class StrictSchema(Schema):
@@ -59,9 +52,8 @@ class Choice(validate.Validator):
     def __call__(self, value: Any) -> Any:
         if value in self.choices:
             return value
-        best = closest(str(value), list(self.choices))
-        hint = f'did you mean "{best}"?' if best else f"expected one of: {', '.join(self.choices)}"
-        raise ValidationError(f'unknown {self.what} "{value}"; {hint}')
+        hint = did_you_mean(str(value), self.choices) or one_of(self.choices)
+        raise ValidationError(Hinted(f'unknown {self.what} "{value}"', hint))
 
 
 def _messages(
@@ -129,7 +121,10 @@ PLAIN_WORDS = {
 def flatten(
     messages: Any, prefix: tuple[str | int, ...] = ()
 ) -> Iterator[tuple[tuple[str | int, ...], str]]:
-    """Yield (path, message) pairs from marshmallow's nested error messages."""
+    """Yield (path, message) pairs from marshmallow's nested error messages.
+
+    A ``Hinted`` message is yielded as it is, so its hint can still be told apart.
+    """
     if isinstance(messages, Mapping):
         for key, value in messages.items():
             if key == "_schema":
@@ -139,5 +134,7 @@ def flatten(
     elif isinstance(messages, list | tuple):
         for item in messages:
             yield from flatten(item, prefix)
+    elif isinstance(messages, str) and messages not in PLAIN_WORDS:
+        yield prefix, messages
     else:
         yield prefix, PLAIN_WORDS.get(str(messages), str(messages))

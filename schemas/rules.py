@@ -14,9 +14,10 @@ from typing import Any
 
 from marshmallow import ValidationError, fields, post_load, validate, validates_schema
 
-from schemas.common import StrictSchema, boolean, closest, integer, number, string
+from schemas.common import StrictSchema, boolean, integer, number, string
 from service.engine import catalog
 from service.engine.model import (
+    COMBINATORS,
     OPERATORS,
     Action,
     AgentLimits,
@@ -34,6 +35,7 @@ from service.engine.model import (
     Then,
     Timer,
 )
+from service.hints import Hinted, closest, one_of
 
 RULE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
 NAME = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
@@ -84,17 +86,17 @@ class _Errors:
         self.tree: dict[Any, Any] = {}
 
     def add(self, path: Path, message: str) -> None:
+        """Record a problem at ``path``."""
         node = self.tree
         for part in path:
             node = node.setdefault(part, {})
         node.setdefault("_schema", []).append(message)
 
 
-def _operator_hint(op: str) -> str:
-    best = OPERATOR_ALIASES.get(op.strip().lower()) or closest(op, list(OPERATORS))
-    if best:
-        return f'unknown operator "{op}"; did you mean "{best}"?'
-    return f'unknown operator "{op}"; expected one of: {", ".join(OPERATORS)}'
+def _operator_hint(op: str) -> Hinted:
+    best = OPERATOR_ALIASES.get(op.strip().lower()) or closest(op, OPERATORS)
+    hint = f'did you mean "{best}"?' if best else one_of(OPERATORS)
+    return Hinted(f'unknown operator "{op}"', hint)
 
 
 def _operand(op: str, value: Any, path: Path, errors: _Errors) -> Any:
@@ -157,18 +159,30 @@ def parse_condition(value: Any, path: Path, where: Path, errors: _Errors) -> Con
         errors.add(
             path, "a condition is a mapping; to require several conditions, list them under all:"
         )
-        return None
+        # Read the items anyway, so the fields in them are checked in the same pass.
+        listed = [
+            parse_condition(item, (*path, i), (*where, i), errors) for i, item in enumerate(value)
+        ]
+        return _all_of([c for c in listed if c is not None], where)
     if not isinstance(value, dict) or not value:
         errors.add(path, "a condition is a mapping such as event.type: {eq: complaint_opened}")
         return None
-    combinators = [key for key in ("all", "any", "not") if key in value]
+    combinators = [key for key in COMBINATORS if key in value]
     if combinators and len(value) > 1:
         errors.add(
             path,
             f'"{combinators[0]}" must stand alone in its mapping; '
             "move the other conditions inside it",
         )
-        return None
+        parts = [
+            parse_condition({key: item}, path, where, errors)
+            for key, item in value.items()
+            if key in combinators
+        ]
+        rest = {key: item for key, item in value.items() if key not in combinators}
+        if rest:
+            parts.append(parse_condition(rest, path, where, errors))
+        return _all_of([c for c in parts if c is not None], where)
     if combinators == ["not"]:
         child = parse_condition(value["not"], (*path, "not"), (*where, "not"), errors)
         return NotOf(child, where=where) if child is not None else None
@@ -177,7 +191,9 @@ def parse_condition(value: Any, path: Path, where: Path, errors: _Errors) -> Con
         items = value[key]
         if not isinstance(items, list) or not items:
             errors.add((*path, key), f"{key} expects a list of one or more conditions")
-            return None
+            if not isinstance(items, dict):
+                return None
+            items = [items]  # read a lone condition anyway, to check its fields
         children = [
             parse_condition(item, (*path, key, i), (*where, key, i), errors)
             for i, item in enumerate(items)
@@ -191,9 +207,10 @@ def parse_condition(value: Any, path: Path, where: Path, errors: _Errors) -> Con
     predicates: list[Condition] = []
     for name, spec in value.items():
         fpath, fwhere = (*path, name), (*where, name)
+        found = len(predicates)
         if isinstance(spec, dict):
             if not spec:
-                errors.add(fpath, f"no operator given; expected one of: {', '.join(OPERATORS)}")
+                errors.add(fpath, Hinted("no operator given", one_of(OPERATORS)))
             for op, operand in spec.items():
                 if op not in OPERATORS:
                     errors.add(fpath, _operator_hint(str(op)))
@@ -211,14 +228,63 @@ def parse_condition(value: Any, path: Path, where: Path, errors: _Errors) -> Con
             checked = _operand("eq", spec, fpath, errors)
             if checked is not None:
                 predicates.append(Predicate(name, "eq", checked, where=fwhere))
-    if not predicates:
+        if len(predicates) == found and isinstance(name, str):
+            # A stand-in that tests only the field's name, so a misspelled field is reported
+            # together with its broken operator; the errors recorded keep it from being used.
+            predicates.append(Predicate(name, "exists", True, where=fwhere))
+    return _all_of(predicates, where)
+
+
+def _all_of(conditions: list[Condition], where: Path) -> Condition | None:
+    if not conditions:
         return None
-    return predicates[0] if len(predicates) == 1 else AllOf(tuple(predicates), where=where)
+    return conditions[0] if len(conditions) == 1 else AllOf(tuple(conditions), where=where)
 
 
 def parse_partial(value: Any) -> Condition | None:
     """Parse a condition, leaving out the broken parts (for checking meaning only)."""
     return parse_condition(value, (), ("when",), _Errors())
+
+
+def _texts(value: Any) -> tuple[str, ...]:
+    items = value if isinstance(value, list) else [value]
+    return tuple(item for item in items if isinstance(item, str))
+
+
+def partial_then(value: Any) -> Then:
+    """Return the guidance and action texts of an outcome, leaving out the broken parts.
+
+    Only for checking the placeholders of a rule that has other problems.
+    """
+    if not isinstance(value, dict):
+        return Then()
+    actions = value.get("actions")
+    return Then(
+        guidance=_texts(value.get("guidance")),
+        actions=tuple(
+            Action(
+                type=str(action.get("type")),
+                params=tuple((str(k), v) for k, v in action.items() if isinstance(v, str)),
+            )
+            for action in (actions if isinstance(actions, list) else [])
+            if isinstance(action, dict)
+        ),
+    )
+
+
+def partial_rule(raw: dict[str, Any], rule_id: str | None) -> Rule:
+    """Return a stand-in rule with the readable parts of an otherwise broken rule.
+
+    Its condition and texts are checked for meaning, so one pass reports every problem.
+    """
+    return Rule(
+        id=rule_id or "?",
+        title="",
+        description="",
+        priority=0,
+        when=parse_partial(raw.get("when")) or AllOf(()),
+        then=partial_then(raw.get("then")),
+    )
 
 
 class ConditionField(fields.Field[Condition]):
@@ -310,13 +376,9 @@ class ActionSchema(StrictSchema):
         if not isinstance(kind, str):
             return
         if kind not in ACTION_PARAMS:
-            best = closest(kind, list(ACTION_PARAMS))
-            hint = (
-                f'; did you mean "{best}"?'
-                if best
-                else f"; expected one of: {', '.join(ACTION_PARAMS)}"
-            )
-            raise ValidationError({"type": [f'unknown action type "{kind}"{hint}']})
+            best = closest(kind, ACTION_PARAMS)
+            hint = f'did you mean "{best}"?' if best else one_of(ACTION_PARAMS)
+            raise ValidationError({"type": [Hinted(f'unknown action type "{kind}"', hint)]})
         required, optional = ACTION_PARAMS[kind]
         errors: dict[str, list[str]] = {}
         for name in required:
@@ -514,7 +576,7 @@ class EventTypeField(fields.Field[str]):
         if not isinstance(value, str) or value not in choices:
             best = closest(str(value), choices)
             hint = f'did you mean "{best}"?' if best else f"expected one of: {', '.join(choices)}"
-            raise ValidationError(f'unknown event type "{value}"; {hint}')
+            raise ValidationError(Hinted(f'unknown event type "{value}"', hint))
         return value
 
 
@@ -607,7 +669,7 @@ class WorkingHoursField(fields.Field[tuple[tuple[int, int] | None, ...]]):
             if day not in WEEKDAYS:
                 best = closest(str(day), list(WEEKDAYS))
                 hint = f'did you mean "{best}"?' if best else f"use {', '.join(WEEKDAYS)}"
-                errors[str(day)] = [f'unknown weekday "{day}"; {hint}']
+                errors[str(day)] = [Hinted(f'unknown weekday "{day}"', hint)]
         hours: list[tuple[int, int] | None] = []
         for day in WEEKDAYS:
             text = value.get(day)
@@ -643,15 +705,15 @@ class HolidaysSchema(StrictSchema):
         country = data["country"]
         if country not in supported:
             best = closest(country, list(supported))
-            hint = f'; did you mean "{best}"?' if best else " (ISO 3166-1 alpha-2, such as DE)"
-            raise ValidationError({"country": [f'unknown country "{country}"{hint}']})
+            hint = f'did you mean "{best}"?' if best else "use an ISO 3166-1 code such as DE"
+            raise ValidationError({"country": [Hinted(f'unknown country "{country}"', hint)]})
         subdivision = data.get("subdivision")
         if subdivision is not None and subdivision not in supported[country]:
             choices = supported[country]
             best = closest(subdivision, list(choices))
             hint = f'did you mean "{best}"?' if best else f"expected one of: {', '.join(choices)}"
             raise ValidationError(
-                {"subdivision": [f'{country} has no subdivision "{subdivision}"; {hint}']}
+                {"subdivision": [Hinted(f'{country} has no subdivision "{subdivision}"', hint)]}
             )
 
 

@@ -72,7 +72,6 @@ class DecisionLog:
     """Append decision records to a file, or to standard output for "-"."""
 
     def __init__(self, target: str, mask_text: bool = True) -> None:
-        self.target = target
         self.mask_text = mask_text
         self._lock = threading.Lock()
         self._fd: int | None = None

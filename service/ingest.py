@@ -12,7 +12,7 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -96,8 +96,8 @@ def _once(
     body: Mapping[str, Any],
     digest: str,
     caller: str | None,
+    now: datetime,
 ) -> Ingested:
-    now = datetime.now(UTC)
     with store.write() as conn:
         case = repo.lock_case(conn, case_id, now)
         stored = repo.find_event(conn, event.event_id)
@@ -162,6 +162,7 @@ def ingest(
     event: Event,
     body: Mapping[str, Any],
     caller: str | None = None,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> Ingested:
     """Decide and store one event; the same event again returns the stored decision.
 
@@ -172,7 +173,7 @@ def ingest(
     digest = body_hash(body)
     for attempt in range(ATTEMPTS):
         try:
-            return _once(store, policy, case_id, event, body, digest, caller)
+            return _once(store, policy, case_id, event, body, digest, caller, clock())
         except sa.exc.IntegrityError:
             # The same event id was committed meanwhile (for another case, or a
             # racing retry): the next attempt finds it and answers accordingly.

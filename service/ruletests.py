@@ -15,8 +15,9 @@ from schemas.common import flatten
 from schemas.rule_tests import RuleTestFileSchema, RuleTestSchema
 from service.cases.model import Event, Snapshot
 from service.decide import Decision, evaluate
+from service.hints import Hinted, did_you_mean
 from service.policy import Policy
-from service.ruleset.issues import InvalidFiles, Issue, did_you_mean, line_of, render_path
+from service.ruleset.issues import InvalidFiles, Issue, line_of
 from service.ruleset.loader import discover
 from service.ruleset.yamlsrc import parse
 
@@ -55,10 +56,7 @@ def load_tests(root: FsPath, rule_ids: frozenset[str]) -> list[RuleTest]:
         try:
             RuleTestFileSchema().load(data)
         except ValidationError as exc:
-            issues += [
-                Issue(name, line_of(located.lines, p), m, where=render_path(p))
-                for p, m in flatten(exc.messages)
-            ]
+            issues += [located.issue(name, p, m) for p, m in flatten(exc.messages)]
             continue
         for index, raw in enumerate(data["tests"]):
             prefix = ("tests", index)
@@ -66,15 +64,7 @@ def load_tests(root: FsPath, rule_ids: frozenset[str]) -> list[RuleTest]:
             try:
                 test = _build(raw, index, name, line, rule_ids)
             except ValidationError as exc:
-                issues += [
-                    Issue(
-                        name,
-                        line_of(located.lines, (*prefix, *p)),
-                        m,
-                        where=render_path((*prefix, *p)),
-                    )
-                    for p, m in flatten(exc.messages)
-                ]
+                issues += [located.issue(name, (*prefix, *p), m) for p, m in flatten(exc.messages)]
                 continue
             tests.append(test)
     if issues:
@@ -95,7 +85,7 @@ def _build(raw: Any, index: int, file: str, line: int, rule_ids: frozenset[str])
         raise ValidationError({"case": exc.messages}) from exc
     expect = spec["expect"]
     unknown = {
-        key: [f'no rule "{rule}"' + (f"; {hint}" if (hint := did_you_mean(rule, rule_ids)) else "")]
+        key: [Hinted(f'no rule "{rule}"', did_you_mean(rule, rule_ids))]
         for key in ("fires", "does_not_fire")
         for rule in expect[key]
         if rule not in rule_ids

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint
 
 from schemas.api import AgentProfileV1Schema, AgentV1Schema
 from service.api import body
+from service.api.codes import ErrorCode
 from service.api.context import services
 from service.api.errors import ApiError
 from service.cases.model import AgentProfile
@@ -32,7 +32,9 @@ def get_agent(agent_id: str) -> dict[str, Any]:
     with services().store.read() as conn:
         profile = repo.load_agent(conn, body.path_id("agent_id", agent_id))
     if profile is None:
-        raise ApiError(404, "agent_not_found", "No such agent", f"agent {agent_id} has no profile")
+        raise ApiError(
+            404, ErrorCode.AGENT_NOT_FOUND, "No such agent", f"agent {agent_id} has no profile"
+        )
     return _dump(profile)
 
 
@@ -44,5 +46,5 @@ def put_agent(agent_id: str) -> tuple[dict[str, Any], int]:
         id=body.path_id("agent_id", agent_id), limits=data["limits"], skills=tuple(data["skills"])
     )
     with services().store.write() as conn:
-        created = repo.put_agent(conn, profile, datetime.now(UTC))
+        created = repo.put_agent(conn, profile, services().clock())
     return _dump(replace(profile)), 201 if created else 200

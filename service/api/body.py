@@ -9,6 +9,7 @@ from typing import Any
 from flask import request
 from marshmallow import Schema, ValidationError
 
+from service.api.codes import ErrorCode
 from service.api.errors import ApiError, validation_error
 
 
@@ -30,7 +31,7 @@ def json_body() -> dict[str, Any]:
     if not request.is_json:
         raise ApiError(
             415,
-            "unsupported_media_type",
+            ErrorCode.UNSUPPORTED_MEDIA_TYPE,
             "Unsupported media type",
             "send the body as JSON with Content-Type: application/json",
         )
@@ -40,18 +41,18 @@ def json_body() -> dict[str, Any]:
     except json.JSONDecodeError as exc:
         raise ApiError(
             400,
-            "invalid_json",
+            ErrorCode.INVALID_JSON,
             "Malformed JSON",
             f"the body is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}",
         ) from exc
     except (ValueError, RecursionError) as exc:
         raise ApiError(
-            400, "invalid_json", "Malformed JSON", f"the body is not valid JSON: {exc}"
+            400, ErrorCode.INVALID_JSON, "Malformed JSON", f"the body is not valid JSON: {exc}"
         ) from exc
     if not isinstance(data, dict):
         raise ApiError(
             422,
-            "validation_failed",
+            ErrorCode.VALIDATION_FAILED,
             "The request is not valid",
             "the body must be a JSON object",
             [{"field": "(body)", "message": "expected a JSON object"}],
@@ -67,7 +68,7 @@ def path_id(name: str, value: str) -> str:
     if not PATH_ID.match(value):
         raise ApiError(
             422,
-            "validation_failed",
+            ErrorCode.VALIDATION_FAILED,
             "The request is not valid",
             f"invalid fields: {name}",
             [{"field": name, "message": "expected 1 to 200 characters without spaces or /"}],

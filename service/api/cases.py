@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint
 
 from schemas.api import CaseEventV1Schema, CaseV1Schema
 from service.api import body
+from service.api.codes import ErrorCode
 from service.api.context import caller, services
 from service.api.errors import ApiError
 from service.decision_log import record
@@ -27,17 +27,21 @@ def post_event(case_id: str) -> tuple[dict[str, Any], int, dict[str, str]]:
     event = body.validate(EVENT_V1, raw)
     svc = services()
     try:
-        ingested = ingest(svc.store, svc.policies.current, case_id, event, raw, caller())
+        ingested = ingest(
+            svc.store, svc.policies.current, case_id, event, raw, caller(), clock=svc.clock
+        )
     except IdempotencyConflict as exc:
         raise ApiError(
-            409, "idempotency_conflict", "The event id is already used", str(exc)
+            409, ErrorCode.IDEMPOTENCY_CONFLICT, "The event id is already used", str(exc)
         ) from exc
     except CustomerMismatch as exc:
         raise ApiError(
-            409, "case_customer_mismatch", "The case has another customer", str(exc)
+            409, ErrorCode.CASE_CUSTOMER_MISMATCH, "The case has another customer", str(exc)
         ) from exc
     except StoreBusy as exc:
-        raise ApiError(503, "store_busy", "Try again", str(exc), extra={"retry_after": 1}) from exc
+        raise ApiError(
+            503, ErrorCode.STORE_BUSY, "Try again", str(exc), extra={"retry_after": 1}
+        ) from exc
     if not ingested.duplicate:
         svc.decision_log.write(
             record(
@@ -58,11 +62,15 @@ def post_event(case_id: str) -> tuple[dict[str, Any], int, dict[str, str]]:
 def get_case(case_id: str) -> dict[str, Any]:
     """Return the case as the service sees it: aggregates, customer, flags, decisions."""
     body.path_id("case_id", case_id)
-    with services().store.read() as conn:
-        view = repo.get_case(conn, case_id, datetime.now(UTC))
+    svc = services()
+    with svc.store.read() as conn:
+        view = repo.get_case(conn, case_id, svc.clock())
     if view is None:
         raise ApiError(
-            404, "case_not_found", "No such case", f"no event was ever stored for case {case_id}"
+            404,
+            ErrorCode.CASE_NOT_FOUND,
+            "No such case",
+            f"no event was ever stored for case {case_id}",
         )
     dumped: dict[str, Any] = CaseV1Schema().dump(view)
     return dumped

@@ -13,6 +13,7 @@ from werkzeug.exceptions import HTTPException
 
 from schemas.api import ProblemV1Schema
 from schemas.common import flatten
+from service.api.codes import ErrorCode
 from service.engine.durable_backend import EngineError
 
 log = logging.getLogger(__name__)
@@ -22,13 +23,13 @@ PROBLEM_JSON = "application/problem+json"
 
 # HTTP status -> (code, title) for errors raised by Flask and Werkzeug.
 HTTP_CODES = {
-    400: ("bad_request", "Bad request"),
-    404: ("not_found", "Not found"),
-    405: ("method_not_allowed", "Method not allowed"),
-    406: ("not_acceptable", "Not acceptable"),
-    413: ("payload_too_large", "Payload too large"),
-    415: ("unsupported_media_type", "Unsupported media type"),
-    500: ("internal_error", "Internal error"),
+    400: (ErrorCode.BAD_REQUEST, "Bad request"),
+    404: (ErrorCode.NOT_FOUND, "Not found"),
+    405: (ErrorCode.METHOD_NOT_ALLOWED, "Method not allowed"),
+    406: (ErrorCode.NOT_ACCEPTABLE, "Not acceptable"),
+    413: (ErrorCode.PAYLOAD_TOO_LARGE, "Payload too large"),
+    415: (ErrorCode.UNSUPPORTED_MEDIA_TYPE, "Unsupported media type"),
+    500: (ErrorCode.INTERNAL_ERROR, "Internal error"),
 }
 
 
@@ -38,7 +39,7 @@ class ApiError(Exception):
     def __init__(
         self,
         status: int,
-        code: str,
+        code: ErrorCode,
         title: str,
         detail: str,
         errors: Sequence[dict[str, str]] = (),
@@ -66,7 +67,11 @@ def validation_error(exc: ValidationError, prefix: Sequence[str] = ()) -> ApiErr
     ]
     fields = ", ".join(sorted({e["field"] for e in errors}))
     return ApiError(
-        422, "validation_failed", "The request is not valid", f"invalid fields: {fields}", errors
+        422,
+        ErrorCode.VALIDATION_FAILED,
+        "The request is not valid",
+        f"invalid fields: {fields}",
+        errors,
     )
 
 
@@ -91,7 +96,7 @@ def problem(error: ApiError) -> Response:
 
 def _http(exc: HTTPException) -> Response:
     status = exc.code or 500
-    code, title = HTTP_CODES.get(status, ("http_error", exc.name))
+    code, title = HTTP_CODES.get(status, (ErrorCode.HTTP_ERROR, exc.name))
     detail = exc.description or title
     if status == 413:
         limit = request.max_content_length
@@ -104,7 +109,7 @@ def _http(exc: HTTPException) -> Response:
 
 def _engine(exc: EngineError) -> Response:
     log.error("engine failure: %s", exc)
-    return problem(ApiError(500, "engine_error", "The rule engine failed", str(exc)))
+    return problem(ApiError(500, ErrorCode.ENGINE_ERROR, "The rule engine failed", str(exc)))
 
 
 def _unexpected(exc: Exception) -> Response:
@@ -112,7 +117,7 @@ def _unexpected(exc: Exception) -> Response:
     return problem(
         ApiError(
             500,
-            "internal_error",
+            ErrorCode.INTERNAL_ERROR,
             "Internal error",
             "an unexpected error occurred; it has been logged",
         )

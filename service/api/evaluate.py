@@ -15,6 +15,7 @@ from schemas.api import (
 )
 from service import activation, decide
 from service.api import body
+from service.api.codes import ErrorCode
 from service.api.context import caller, services
 from service.api.errors import ApiError
 from service.cases.model import Snapshot
@@ -51,6 +52,7 @@ def evaluate_event() -> dict[str, Any]:
         snapshot,
         event,
         case_id=snapshot.case.case_id,
+        now=svc.clock(),
         explain_misses=full,
     )
     result: dict[str, Any] = (EXPLAINED_V1 if full else DECISION_V1).dump(evaluation.decision)
@@ -77,7 +79,7 @@ def _policy(holder: PolicyHolder, candidate: dict[str, Any] | None) -> Policy:
         except activation.UnknownRevision as exc:
             raise ApiError(
                 404,
-                "revision_not_found",
+                ErrorCode.REVISION_NOT_FOUND,
                 "No such revision",
                 f"no bundle with revision {candidate['revision']} is stored",
             ) from exc
@@ -86,7 +88,7 @@ def _policy(holder: PolicyHolder, candidate: dict[str, Any] | None) -> Policy:
     except InvalidFiles as exc:
         raise ApiError(
             422,
-            "rules_invalid",
+            ErrorCode.RULES_INVALID,
             "The candidate rule files are not valid",
             f"{len(exc.issues)} problem(s) found in rules.files",
             extra={"issues": [issue.as_dict() for issue in exc.issues]},

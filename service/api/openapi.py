@@ -10,6 +10,7 @@ from flask import Blueprint, current_app
 
 from schemas import activation
 from schemas import api as wire
+from service.api.codes import ErrorCode
 
 bp = Blueprint("openapi", __name__)
 
@@ -319,7 +320,18 @@ def build_spec() -> dict[str, Any]:
     for path, operations in PATHS.items():
         spec.path(path=path, operations=operations)
     document: dict[str, Any] = spec.to_dict()
+    document["components"]["schemas"]["ProblemV1"]["properties"]["code"] = error_codes()
     return document
+
+
+def error_codes() -> dict[str, Any]:
+    """Return the ProblemV1 ``code`` property: every code, each with when it is answered."""
+    listed = "\n".join(f"- `{code}`: {code.description}" for code in ErrorCode)
+    return {
+        "type": "string",
+        "enum": [str(code) for code in ErrorCode],
+        "description": f"Stable snake_case error code, one of:\n\n{listed}",
+    }
 
 
 @bp.get("/openapi.json")

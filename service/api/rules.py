@@ -17,6 +17,7 @@ from schemas.activation import (
 from schemas.api import RuleIssueV1Schema, ValidationResultV1Schema
 from service import activation
 from service.api import body
+from service.api.codes import ErrorCode
 from service.api.context import caller, services
 from service.api.errors import ApiError
 from service.policy import Policy, check
@@ -40,7 +41,7 @@ def _authorise() -> None:
     if not hmac.compare_digest(given.encode(), str(token).encode()):
         raise ApiError(
             401,
-            "unauthorized",
+            ErrorCode.UNAUTHORIZED,
             "Unauthorized",
             "send the admin token as Authorization: Bearer <token>",
         )
@@ -67,7 +68,7 @@ def _bundle_body(schema: Any) -> dict[str, Any]:
 def _invalid(exc: InvalidFiles, active: str) -> ApiError:
     return ApiError(
         422,
-        "rules_invalid",
+        ErrorCode.RULES_INVALID,
         "The rule files are not valid",
         f"{len(exc.issues)} problem(s) found; the active rule set ({active}) stays in force",
         extra={
@@ -132,7 +133,7 @@ def _activate(candidate: Policy, action: str, force: bool) -> dict[str, Any]:
     except activation.GuardRefused as exc:
         raise ApiError(
             409,
-            "escalation_rate_guard",
+            ErrorCode.ESCALATION_RATE_GUARD,
             "The candidate would escalate too much",
             f"{exc}; activate with force to override",
             extra={"replay": exc.summary, "active_revision": svc.policies.current.revision},
@@ -155,7 +156,7 @@ def _force_flag() -> bool:
     if value not in ("true", "false", "1", "0"):
         raise ApiError(
             422,
-            "validation_failed",
+            ErrorCode.VALIDATION_FAILED,
             "The request is not valid",
             "invalid fields: force",
             [{"field": "force", "message": "expected true or false"}],
@@ -190,7 +191,7 @@ def activate_rules() -> dict[str, Any]:
         except activation.UnknownRevision as exc:
             raise ApiError(
                 404,
-                "revision_not_found",
+                ErrorCode.REVISION_NOT_FOUND,
                 "No such revision",
                 f"no bundle with revision {payload['revision']} was ever activated here",
             ) from exc
@@ -227,7 +228,7 @@ def _int_arg(name: str, default: int | None, low: int, high: int) -> int | None:
     if not (raw.isascii() and raw.isdigit() and len(raw) <= 19) or not low <= int(raw) <= high:
         raise ApiError(
             422,
-            "validation_failed",
+            ErrorCode.VALIDATION_FAILED,
             "The request is not valid",
             f"invalid fields: {name}",
             [{"field": name, "message": f"expected a whole number from {low} to {high}"}],

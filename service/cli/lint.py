@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from service.cli.common import rules_argument, rules_dir
-from service.ruleset.lint import ERROR, WARNING, lint_directory
+from service.lint import ERROR, WARNING, lint_directory
 
 
 def register(subparsers: Any) -> None:

@@ -7,8 +7,8 @@ import sys
 from typing import Any
 
 from service.cli.common import load_policy, rules_argument, rules_dir
+from service.lint import coverage
 from service.ruleset.issues import InvalidFiles
-from service.ruleset.lint import coverage
 from service.ruletests import execute, load_tests
 
 

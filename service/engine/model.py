@@ -191,7 +191,6 @@ class RuleSet:
     revision: str
     defaults: Defaults = Defaults()
     files: tuple[str, ...] = ()
-    signal_names: frozenset[str] = frozenset()
     timers: tuple[Timer, ...] = ()
     by_id: Mapping[str, Rule] = field(default_factory=dict, compare=False)
 

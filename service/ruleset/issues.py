@@ -1,12 +1,12 @@
 """Problems found in rule and lexicon files, phrased for rule authors.
 
-Every problem names the file, the line, the rule (or lexicon entry), where in
-it, what is wrong, and, where we can guess, what was meant.
+Every problem names the file, the line and column, the rule (or lexicon
+entry), where in it, what is wrong, and, where we can guess, what was meant
+(the hint, kept apart from the message).
 """
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -15,7 +15,7 @@ from service.engine.model import Path
 
 @dataclass(frozen=True)
 class Issue:
-    """One problem in one file."""
+    """One problem in one file; ``line`` and ``column`` count from 1 (column None: unknown)."""
 
     file: str
     line: int
@@ -23,12 +23,14 @@ class Issue:
     rule: str | None = None
     where: str = ""
     hint: str | None = None
+    column: int | None = None
 
     def __str__(self) -> str:
         subject = ", ".join(
             part for part in (f"rule {self.rule}" if self.rule else "", self.where) if part
         )
-        text = f"{self.file}:{self.line}: "
+        place = f"{self.line}:{self.column}" if self.column is not None else str(self.line)
+        text = f"{self.file}:{place}: "
         text += f"{subject}: {self.message}" if subject else self.message
         return text + (f" ({self.hint})" if self.hint else "")
 
@@ -37,6 +39,7 @@ class Issue:
         return {
             "file": self.file,
             "line": self.line,
+            "column": self.column,
             "rule": self.rule,
             "where": self.where,
             "message": self.message,
@@ -48,20 +51,10 @@ class InvalidFiles(Exception):
     """Raised with every issue found in a set of files."""
 
     def __init__(self, issues: Iterable[Issue]) -> None:
-        self.issues = sorted(issues, key=lambda i: (i.file, i.line, i.where, i.message))
+        self.issues = sorted(
+            issues, key=lambda i: (i.file, i.line, i.column or 0, i.where, i.message)
+        )
         super().__init__("\n".join(str(issue) for issue in self.issues))
-
-
-def suggest(word: str, choices: Iterable[str]) -> str | None:
-    """Return the closest choice to a misspelled word, or None."""
-    matches = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return matches[0] if matches else None
-
-
-def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
-    """Return 'did you mean "x"?' for a misspelled word, or None."""
-    best = suggest(word, choices)
-    return f'did you mean "{best}"?' if best else None
 
 
 def render_path(path: Path) -> str:
@@ -81,3 +74,11 @@ def line_of(lines: Mapping[Path, int], path: Path) -> int:
         if path[:end] in lines:
             return lines[path[:end]]
     return 1
+
+
+def column_of(columns: Mapping[Path, int], lines: Mapping[Path, int], path: Path) -> int | None:
+    """Return the column of the ancestor ``line_of`` picks, or None when it has none."""
+    for end in range(len(path), -1, -1):
+        if path[:end] in lines:
+            return columns.get(path[:end])
+    return None

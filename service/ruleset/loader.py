@@ -22,14 +22,15 @@ from typing import Any
 from marshmallow import ValidationError
 
 from schemas.common import REQUIRED, flatten
-from schemas.rules import DefaultsFileSchema, RuleFileSchema, RuleSchema, parse_partial
+from schemas.rules import DefaultsFileSchema, RuleFileSchema, RuleSchema, partial_rule
 from service.engine import catalog
-from service.engine.model import Defaults, Path, Rule, RuleSet, Source, Then
+from service.engine.model import Defaults, Path, RuleSet, Source
 from service.ruleset.bundle import DEFAULTS_FILE, Bundle
-from service.ruleset.issues import InvalidFiles, Issue, line_of, render_path
+from service.ruleset.issues import InvalidFiles, Issue
+from service.ruleset.lexicons import load_file
 from service.ruleset.validate import ParsedRule, check_rules
 from service.ruleset.yamlsrc import Located, parse
-from service.signals.lexicon import Lexicon, LexiconFile, load_file
+from service.signals.lexicon import Lexicon, LexiconFile
 from service.timers.definitions import ParsedTimer, check_timers, load_timers
 
 
@@ -77,21 +78,13 @@ def _parse(name: str, raw: bytes, issues: list[Issue]) -> Located | None:
 
 
 def _schema_issues(
-    name: str, lines: dict[Path, int], messages: Any, prefix: Path, rule: str | None
+    name: str, located: Located, messages: Any, prefix: Path, rule: str | None
 ) -> list[Issue]:
     issues = []
     for where, message in flatten(messages):
         if message == REQUIRED and where:
             message, where = f'"{where[-1]}" is missing', where[:-1]
-        issues.append(
-            Issue(
-                name,
-                line_of(lines, (*prefix, *where)),
-                message,
-                rule=rule,
-                where=render_path(where),
-            )
-        )
+        issues.append(located.issue(name, (*prefix, *where), message, rule=rule, where=where))
     return issues
 
 
@@ -144,7 +137,7 @@ def load_bundle(bundle: Bundle) -> Loaded:
                     located.data if located.data is not None else {}
                 )
             except ValidationError as exc:
-                issues += _schema_issues(name, located.lines, exc.messages, (), None)
+                issues += _schema_issues(name, located, exc.messages, (), None)
 
     parsed: list[ParsedRule] = []
     timers: list[ParsedTimer] = []
@@ -154,7 +147,7 @@ def load_bundle(bundle: Bundle) -> Loaded:
         located = _parse(name, raw, issues)
         if located is not None:
             parsed.extend(_load_rule_file(name, located, issues))
-            timers.extend(load_timers(name, located.data, located.lines, issues))
+            timers.extend(load_timers(name, located, issues))
 
     if not rule_files:
         issues.append(Issue(bundle.name or "rules", 1, "no rule files (*.yaml) found"))
@@ -169,7 +162,6 @@ def load_bundle(bundle: Bundle) -> Loaded:
         revision=bundle.revision,
         defaults=defaults,
         files=tuple(bundle.display(p) for p in bundle.files),
-        signal_names=signals,
         timers=tuple(item.timer for item in timers),
     )
     return Loaded(ruleset=ruleset, lexicon=lexicon, bundle=bundle)
@@ -180,18 +172,21 @@ def _load_rule_file(name: str, located: Located, issues: list[Issue]) -> list[Pa
     try:
         RuleFileSchema().load(data)
     except ValidationError as exc:
-        issues.extend(_schema_issues(name, located.lines, exc.messages, (), None))
+        issues.extend(_schema_issues(name, located, exc.messages, (), None))
         if not isinstance(data, dict) or not isinstance(data.get("rules"), list):
             return []
     if "rules" not in data:
         return []  # a file of timers only
     parsed = []
     for index, raw in enumerate(data["rules"]):
-        line = line_of(located.lines, ("rules", index))
+        line, column = located.at(("rules", index))
         if not isinstance(raw, dict):
             issues.append(
                 Issue(
-                    name, line, "each rule is a mapping with id, title, description, when and then"
+                    name,
+                    line,
+                    "each rule is a mapping with id, title, description, when and then",
+                    column=column,
                 )
             )
             continue
@@ -199,23 +194,15 @@ def _load_rule_file(name: str, located: Located, issues: list[Issue]) -> list[Pa
         try:
             rule = RuleSchema().load(raw)
         except ValidationError as exc:
-            issues.extend(
-                _schema_issues(name, located.lines, exc.messages, ("rules", index), rule_id)
+            issues.extend(_schema_issues(name, located, exc.messages, ("rules", index), rule_id))
+            # Check the fields and placeholders too, so one pass reports every problem.
+            partial = partial_rule(raw, rule_id)
+            parsed.append(
+                ParsedRule(
+                    partial, name, index, located.lines, check_only=True, columns=located.columns
+                )
             )
-            partial = _partial_rule(raw, rule_id)
-            if partial is not None:
-                # Check the condition's meaning too, so one pass reports every problem.
-                parsed.append(ParsedRule(partial, name, index, located.lines, check_only=True))
             continue
-        parsed.append(
-            ParsedRule(replace(rule, source=Source(name, line)), name, index, located.lines)
-        )
+        rule = replace(rule, source=Source(name, line))
+        parsed.append(ParsedRule(rule, name, index, located.lines, columns=located.columns))
     return parsed
-
-
-def _partial_rule(raw: dict[str, Any], rule_id: str | None) -> Rule | None:
-    """Return a stand-in rule around a well-formed condition of an otherwise broken rule."""
-    when = parse_partial(raw.get("when"))
-    if when is None:
-        return None
-    return Rule(id=rule_id or "?", title="", description="", priority=0, when=when, then=Then())

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from service.engine import catalog
 from service.engine.catalog import FieldType
 from service.engine.compiler import iter_predicates, literal_type
-from service.engine.model import FieldRef, Path, Predicate, Rule
-from service.ruleset.issues import Issue, line_of, render_path, suggest
+from service.engine.model import COMBINATORS, FieldRef, Path, Predicate, Rule
+from service.hints import Hinted, did_you_mean, one_of, split
+from service.ruleset.issues import Issue, column_of, line_of, render_path
 
 OPS_BY_TYPE: dict[FieldType, tuple[str, ...]] = {
     FieldType.NUMBER: ("eq", "ne", "lt", "lte", "gt", "gte", "in", "not_in", "exists"),
@@ -42,27 +43,33 @@ class ParsedRule:
     index: int
     lines: Mapping[Path, int]
     check_only: bool = False  # a stand-in for a rule with other problems
+    columns: Mapping[Path, int] = field(default_factory=dict)
 
     def issue(self, where: Path, message: str) -> Issue:
-        """Return an issue located at ``where`` inside this rule."""
+        """Return an issue located at ``where`` inside this rule, its hint apart."""
+        path = ("rules", self.index, *where)
+        text, hint = split(message)
         return Issue(
             self.file,
-            line_of(self.lines, ("rules", self.index, *where)),
-            message,
+            line_of(self.lines, path),
+            text,
             rule=self.rule.id,
             where=render_path(where),
+            hint=hint,
+            column=column_of(self.columns, self.lines, path),
         )
 
 
 def _unknown_field(path: str) -> str:
     if path.startswith("signal.") or path in catalog.SIGNALS:
         name = path.split(".", 1)[-1]
-        return f'unknown field "{path}"; signals are tested with signals: {{contains: {name}}}'
+        return Hinted(
+            f'unknown field "{path}"', f"signals are tested with signals: {{contains: {name}}}"
+        )
     if path.startswith(catalog.ATTRIBUTE_PREFIX):
         return f'"{path}": attribute names use letters, digits and underscores'
-    best = suggest(path, [*catalog.FIELDS, "all", "any", "not"])
-    hint = f'did you mean "{best}"?' if best else "see the field reference in the README"
-    return f'unknown field "{path}"; {hint}'
+    hint = did_you_mean(path, [*catalog.FIELDS, *COMBINATORS])
+    return Hinted(f'unknown field "{path}"', hint or "see the field reference in the README")
 
 
 def _yaml_hint(value: object, expected: FieldType | None) -> str:
@@ -85,26 +92,27 @@ def _check_choices(pred: Predicate, values: Iterable[object], signals: frozenset
     if spec is None or spec.choices is None:
         return []
     choices = sorted(signals) if pred.field == "signals" else list(spec.choices)
-    problems = []
+    problems: list[str] = []
     for value in values:
         if isinstance(value, str) and value not in choices:
-            best = suggest(value, choices)
-            hint = f'did you mean "{best}"?' if best else f"expected one of: {', '.join(choices)}"
-            problems.append(f'{pred.field} is never "{value}"; {hint}')
+            hint = did_you_mean(value, choices) or one_of(choices)
+            problems.append(Hinted(f'{pred.field} is never "{value}"', hint))
     return problems
 
 
 def check_predicate(
     pred: Predicate, attribute_types: Mapping[str, FieldType], signals: frozenset[str]
 ) -> list[str]:
-    """Return what is wrong with one predicate, in plain words."""
+    """Return what is wrong with one predicate, in plain words (a guess as a Hinted message)."""
     if not _known(pred.field):
         return [_unknown_field(pred.field)]
     ftype = _type_of(pred.field, attribute_types)
     if ftype is not None and pred.op not in OPS_BY_TYPE[ftype]:
         return [
-            f"{pred.op} does not apply to {pred.field}, which is {TYPE_WORDS[ftype]}; "
-            f"use one of: {', '.join(OPS_BY_TYPE[ftype])}"
+            Hinted(
+                f"{pred.op} does not apply to {pred.field}, which is {TYPE_WORDS[ftype]}",
+                f"use one of: {', '.join(OPS_BY_TYPE[ftype])}",
+            )
         ]
     value = pred.value
     if isinstance(value, FieldRef):
@@ -197,9 +205,11 @@ def check_then(item: ParsedRule) -> list[Issue]:
     for where, text in texts:
         for name in PLACEHOLDER.findall(text):
             if name not in catalog.FIELDS and name not in TEMPLATE_ONLY:
-                best = suggest(name, [*catalog.FIELDS, *TEMPLATE_ONLY])
-                hint = f'did you mean "{{{best}}}"?' if best else "placeholders name a field"
-                issues.append(item.issue(where, f'unknown placeholder "{{{name}}}"; {hint}'))
+                hint = did_you_mean(name, [*catalog.FIELDS, *TEMPLATE_ONLY], written="{{{}}}")
+                message = Hinted(
+                    f'unknown placeholder "{{{name}}}"', hint or "placeholders name a field"
+                )
+                issues.append(item.issue(where, message))
     return issues
 
 
@@ -211,6 +221,7 @@ def check_rules(parsed: Sequence[ParsedRule], signals: frozenset[str]) -> list[I
         if item.check_only:
             for pred in iter_predicates(item.rule.when):
                 issues += [item.issue(pred.where, m) for m in check_predicate(pred, types, signals)]
+            issues.extend(check_then(item))
             continue
         if item.rule.id in seen:
             first = seen[item.rule.id]

@@ -1,7 +1,7 @@
-"""Read YAML while remembering the line of every value.
+"""Read YAML while remembering the line and column of every value.
 
 PyYAML's composer keeps a position on every node; we build plain data from
-the node tree ourselves so that each value's path maps to its line, and so
+the node tree ourselves so that each value's path maps to its position, and so
 that a key written twice in one mapping is reported instead of silently
 overwriting the first.
 """
@@ -14,7 +14,8 @@ from typing import Any
 import yaml
 
 from service.engine.model import Path
-from service.ruleset.issues import Issue, render_path
+from service.hints import split
+from service.ruleset.issues import Issue, column_of, line_of, render_path
 
 # libyaml's parser when PyYAML has it (5-10 times faster), the Python one otherwise;
 # both give every node its line.
@@ -23,10 +24,30 @@ _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 @dataclass
 class Located:
-    """Parsed YAML data plus the line of every path in it."""
+    """Parsed YAML data plus the line and column (both from 1) of every path in it."""
 
     data: Any
     lines: dict[Path, int] = field(default_factory=dict)
+    columns: dict[Path, int] = field(default_factory=dict)
+
+    def at(self, path: Path) -> tuple[int, int | None]:
+        """Return the line and column of ``path``, or of its nearest located ancestor."""
+        return line_of(self.lines, path), column_of(self.columns, self.lines, path)
+
+    def issue(
+        self,
+        file: str,
+        path: Path,
+        message: str,
+        *,
+        rule: str | None = None,
+        where: Path | None = None,
+    ) -> Issue:
+        """Return an issue at ``path``, its hint apart; ``where``, if given, is the place shown."""
+        line, column = self.at(path)
+        text, hint = split(message)
+        place = render_path(path if where is None else where)
+        return Issue(file, line, text, rule=rule, where=place, hint=hint, column=column)
 
 
 def parse(text: str, file: str) -> tuple[Located | None, list[Issue]]:
@@ -36,37 +57,45 @@ def parse(text: str, file: str) -> tuple[Located | None, list[Issue]]:
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else 1
+        line, column = (mark.line + 1, mark.column + 1) if mark else (1, None)
         problem = exc.problem or "invalid YAML"
-        return None, [Issue(file, line, f"YAML syntax error: {problem}")]
+        return None, [Issue(file, line, f"YAML syntax error: {problem}", column=column)]
     except yaml.YAMLError as exc:
         return None, [Issue(file, 1, f"YAML syntax error: {exc}")]
     finally:
         loader.dispose()
     if node is None:
-        return Located(None, {(): 1}), []
+        return Located(None, {(): 1}, {(): 1}), []
     located = Located(None)
     issues: list[Issue] = []
-    located.data = _build(node, (), located.lines, issues, file, loader)
+    located.data = _build(node, (), located, issues, file, loader)
     return located, issues
 
 
 def _build(
     node: yaml.Node,
     path: Path,
-    lines: dict[Path, int],
+    located: Located,
     issues: list[Issue],
     file: str,
     loader: yaml.SafeLoader | yaml.CSafeLoader,
 ) -> Any:
-    lines[path] = node.start_mark.line + 1
+    located.lines[path] = node.start_mark.line + 1
+    located.columns[path] = node.start_mark.column + 1
     if isinstance(node, yaml.MappingNode):
         loader.flatten_mapping(node)  # resolve YAML merge keys (<<)
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
             key = loader.construct_object(key_node, deep=True)
             if not isinstance(key, str | int | float | bool) or key is None:
-                issues.append(Issue(file, key_node.start_mark.line + 1, "keys must be plain text"))
+                issues.append(
+                    Issue(
+                        file,
+                        key_node.start_mark.line + 1,
+                        "keys must be plain text",
+                        column=key_node.start_mark.column + 1,
+                    )
+                )
                 continue
             key = str(key) if not isinstance(key, str) else key
             if key in result:
@@ -77,14 +106,15 @@ def _build(
                         f'"{key}" is written twice in the same mapping; the second would '
                         "silently replace the first",
                         where=render_path(path),
+                        column=key_node.start_mark.column + 1,
                     )
                 )
                 continue
-            result[key] = _build(value_node, (*path, key), lines, issues, file, loader)
+            result[key] = _build(value_node, (*path, key), located, issues, file, loader)
         return result
     if isinstance(node, yaml.SequenceNode):
         return [
-            _build(item, (*path, index), lines, issues, file, loader)
+            _build(item, (*path, index), located, issues, file, loader)
             for index, item in enumerate(node.value)
         ]
     return loader.construct_object(node, deep=True)

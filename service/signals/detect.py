@@ -31,17 +31,6 @@ class Signal:
     start: int
     end: int
 
-    def as_dict(self) -> dict[str, object]:
-        """Return the signal as a JSON-ready mapping."""
-        return {
-            "name": self.name,
-            "language": self.language,
-            "evidence": self.evidence,
-            "entry": self.entry,
-            "source": self.source,
-            "span": [self.start, self.end],
-        }
-
 
 def _spans(regexes: tuple[Regex, ...], canon: Canonical) -> Iterator[tuple[int, int]]:
     """Yield the (first, last) token indices of every match of each expression."""

@@ -21,7 +21,6 @@ make matching slow; ``check`` refuses phrases that would fire on ordinary text.
 
 from __future__ import annotations
 
-import difflib
 import functools
 import re
 from collections.abc import Mapping
@@ -30,6 +29,7 @@ from typing import Any
 
 import re2
 
+from service.hints import did_you_mean
 from service.signals.normalize import HARD, SOFT, is_cjk, strip_diacritics, word_tokens
 
 GAP_WORDS = 3
@@ -55,6 +55,10 @@ Regex = Any  # re2's compiled expression type is private
 
 class PatternError(ValueError):
     """A phrase that is malformed or unsafe; the message says why in plain words."""
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(f"{message}; {hint}" if hint else message)
+        self.message, self.hint = message, hint
 
 
 @dataclass(frozen=True)
@@ -175,9 +179,8 @@ class _Parser:
 
     def _list(self, name: str) -> Group:
         if name not in self.lists:
-            best = difflib.get_close_matches(name, list(self.lists), n=1)
-            hint = f'; did you mean "@{best[0]}"?' if best else "; define it under lists:"
-            raise PatternError(f'unknown list "@{name}"{hint}')
+            hint = did_you_mean(name, self.lists, written="@{}") or "define it under lists:"
+            raise PatternError(f'unknown list "@{name}"', hint)
         return self.lists[name]
 
 

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any
 
 from marshmallow import ValidationError
 
@@ -12,8 +11,10 @@ from schemas.common import REQUIRED, flatten
 from schemas.rules import TimerSchema, parse_partial
 from service.engine.compiler import iter_predicates
 from service.engine.model import Path, Source, Timer
-from service.ruleset.issues import Issue, line_of, render_path, suggest
+from service.hints import Hinted, did_you_mean, split
+from service.ruleset.issues import Issue, render_path
 from service.ruleset.validate import check_predicate
+from service.ruleset.yamlsrc import Located
 
 TIMER_SCHEMA = TimerSchema()
 
@@ -25,46 +26,38 @@ class ParsedTimer:
     timer: Timer
     file: str
     index: int
-    lines: Mapping[Path, int]
+    located: Located
     check_only: bool = False  # a stand-in around the condition of a timer with other problems
 
     def issue(self, where: Path, message: str) -> Issue:
         """Return an issue located at ``where`` inside this timer."""
-        return timer_issue(self.file, self.lines, self.index, self.timer.id, where, message)
+        return timer_issue(self.file, self.located, self.index, self.timer.id, where, message)
 
 
 def timer_issue(
-    file: str,
-    lines: Mapping[Path, int],
-    index: int,
-    timer_id: str | None,
-    where: Path,
-    message: str,
+    file: str, located: Located, index: int, timer_id: str | None, where: Path, message: str
 ) -> Issue:
-    """Return an issue naming the timer and the place in it."""
+    """Return an issue naming the timer and the place in it, its hint apart."""
     subject = f"timer {timer_id or '?'}"
     if where:
         subject += f", {render_path(where)}"
-    return Issue(file, line_of(lines, ("timers", index, *where)), message, where=subject)
+    line, column = located.at(("timers", index, *where))
+    text, hint = split(message)
+    return Issue(file, line, text, where=subject, hint=hint, column=column)
 
 
-def load_timers(
-    name: str, data: Any, lines: Mapping[Path, int], issues: list[Issue]
-) -> list[ParsedTimer]:
-    """Return the well-formed timers of one rule file's data; add every problem to ``issues``."""
+def load_timers(name: str, located: Located, issues: list[Issue]) -> list[ParsedTimer]:
+    """Return the well-formed timers of one rule file; add every problem to ``issues``."""
+    data = located.data
     raw_timers = data.get("timers") if isinstance(data, dict) else None
     if not isinstance(raw_timers, list):
         return []
     parsed = []
     for index, raw in enumerate(raw_timers):
         if not isinstance(raw, dict):
-            issues.append(
-                Issue(
-                    name,
-                    line_of(lines, ("timers", index)),
-                    "each timer is a mapping with id, start, stop and target",
-                )
-            )
+            line, column = located.at(("timers", index))
+            message = "each timer is a mapping with id, start, stop and target"
+            issues.append(Issue(name, line, message, column=column))
             continue
         timer_id = raw["id"] if isinstance(raw.get("id"), str) else None
         try:
@@ -73,15 +66,15 @@ def load_timers(
             for where, message in flatten(exc.messages):
                 if message == REQUIRED and where:
                     message, where = f'"{where[-1]}" is missing', where[:-1]
-                issues.append(timer_issue(name, lines, index, timer_id, tuple(where), message))
+                issues.append(timer_issue(name, located, index, timer_id, tuple(where), message))
             when = parse_partial(raw.get("when")) if "when" in raw else None
             if when is not None:
                 # Check the condition's meaning too, so one pass reports every problem.
                 stand_in = Timer(id=timer_id or "?", start=(), stop=(), when=when)
-                parsed.append(ParsedTimer(stand_in, name, index, lines, check_only=True))
+                parsed.append(ParsedTimer(stand_in, name, index, located, check_only=True))
             continue
-        source = Source(name, line_of(lines, ("timers", index)))
-        parsed.append(ParsedTimer(replace(timer, source=source), name, index, lines))
+        source = Source(name, located.at(("timers", index))[0])
+        parsed.append(ParsedTimer(replace(timer, source=source), name, index, located))
     return parsed
 
 
@@ -94,19 +87,15 @@ def check_timers(
     for item in parsed:
         first = item if item.check_only else seen.setdefault(item.timer.id, item)
         if first is not item:
-            line = line_of(first.lines, ("timers", first.index))
+            line = first.located.at(("timers", first.index))[0]
             issues.append(item.issue(("id",), f"the id is already used at {first.file}:{line}"))
         calendar = item.timer.calendar
         if calendar is not None and calendar not in calendars:
-            best = suggest(calendar, calendars)
             hint = (
-                f'did you mean "{best}"?'
-                if best
-                else "declare it under calendars: in defaults.yaml"
+                did_you_mean(calendar, calendars) or "declare it under calendars: in defaults.yaml"
             )
-            issues.append(
-                item.issue(("target", "calendar"), f'unknown calendar "{calendar}"; {hint}')
-            )
+            message = Hinted(f'unknown calendar "{calendar}"', hint)
+            issues.append(item.issue(("target", "calendar"), message))
         if item.timer.when is None:
             continue
         for pred in iter_predicates(item.timer.when):
@@ -115,6 +104,6 @@ def check_timers(
                     item.issue(pred.where, f"{pred.field} is read by rules, not by timers")
                 )
                 continue
-            for message in check_predicate(pred, {}, signals):
-                issues.append(item.issue(pred.where, message))
+            for problem in check_predicate(pred, {}, signals):
+                issues.append(item.issue(pred.where, problem))
     return issues

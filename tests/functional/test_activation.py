@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -372,3 +373,26 @@ def test_reload_takes_force_as_a_query_parameter(tmp_path: Path, pair: tuple[Fla
     assert client.post("/v1/rules/reload").status_code == 409
     assert client.post("/v1/rules/reload?force=maybe").status_code == 422
     assert client.post("/v1/rules/reload?force=true").status_code == 200
+
+
+def test_the_clock_given_to_the_factory_times_every_decision(tmp_path: Path, policy: Policy) -> None:
+    moment = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
+    app = create_app(
+        {
+            "TESTING": True,
+            "INSTANCE_PATH": str(tmp_path / "clocked"),
+            "DECISION_LOG": str(tmp_path / "clocked.jsonl"),
+            "RULES_POLL_SECONDS": 0,
+            "DECISION_LOG_FLUSH_SECONDS": 0,
+        },
+        policy=policy,
+        clock=lambda: moment,
+    )
+    client = app.test_client()
+
+    stored = client.post("/v1/cases/T-1/events", json=wire_event(event_id="t-1")).get_json()
+    dry = client.post("/v1/evaluate", json={"event": wire_event(event_id="t-2")}).get_json()
+    history = client.get("/v1/rules/revisions").get_json()["activations"]
+
+    assert stored["evaluated_at"] == dry["evaluated_at"] == moment.isoformat()
+    assert history[0]["activated_at"] == moment.isoformat()

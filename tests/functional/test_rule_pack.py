@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from service.lint import ERROR, coverage, lint_directory
 from service.policy import Policy, build_policy
-from service.ruleset.lint import ERROR, coverage, lint_directory
 from service.ruletests import RuleTest, load_tests, run
 from tests.conftest import RULES
 

@@ -60,7 +60,9 @@ def test_a_broken_reload_keeps_the_active_set(tmp_path: Path) -> None:
     assert validation["valid"] is False
     (issue,) = validation["issues"]
     assert (issue["file"], issue["line"], issue["rule"]) == ("rules/broken.yaml", 6, "broken")
-    assert 'did you mean "gte"?' in issue["message"]
+    assert issue["message"] == 'unknown operator "gtee"'
+    assert issue["hint"] == 'did you mean "gte"?'
+    assert issue["column"] == 28  # the operator mapping {gtee: 2}
 
     response = client.post("/v1/rules/reload")
     assert response.status_code == 422

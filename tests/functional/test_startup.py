@@ -12,9 +12,9 @@ from tests.factories import BROKEN_RULE_FILE, rules_dir
 from tests.support.server import Server
 
 EXPECTED = [
-    'rules/complaints.yaml:2: rule repeated-complaints: "then" is missing',
-    "rules/complaints.yaml:8: rule repeated-complaints, when.all[1].customer.unresolved_complaints: "
-    'unknown operator "gtee"; did you mean "gte"?',
+    'rules/complaints.yaml:2:5: rule repeated-complaints: "then" is missing',
+    "rules/complaints.yaml:8:43: rule repeated-complaints, "
+    'when.all[1].customer.unresolved_complaints: unknown operator "gtee" (did you mean "gte"?)',
 ]
 
 

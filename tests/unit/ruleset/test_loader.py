@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -54,7 +55,8 @@ def test_misspelled_operator_and_missing_then_are_both_reported(tmp_path: Path) 
         "repeated-complaints",
     )
     assert operator.where == "when.all[1].customer.unresolved_complaints"
-    assert 'did you mean "gte"?' in operator.message
+    assert operator.message == 'unknown operator "gtee"'
+    assert operator.hint == 'did you mean "gte"?'
     missing = next(i for i in issues if "then" in i.message)
     assert (missing.line, missing.rule) == (2, "repeated-complaints")
     assert missing.message == '"then" is missing'
@@ -111,11 +113,15 @@ def test_type_mismatches_are_explained(tmp_path: Path) -> None:
         },
     )
 
-    messages = [i.message for i in problems(root)]
+    issues = problems(root)
+    messages = [i.message for i in issues]
 
     assert any("gte compares with a number" in m for m in messages)
     assert any("put the word in quotes" in m for m in messages)
-    assert any("gt does not apply to customer.flags" in m for m in messages)
+    assert (
+        "gt does not apply to customer.flags, which is a list",
+        "use one of: contains, exists",
+    ) in [(i.message, i.hint) for i in issues]
 
 
 def test_a_key_written_twice_is_reported_not_overwritten(tmp_path: Path) -> None:
@@ -163,7 +169,8 @@ def test_unknown_placeholders_in_guidance_are_reported(tmp_path: Path) -> None:
     )
 
     (issue,) = problems(root)
-    assert 'did you mean "{case.hostility}"?' in issue.message
+    assert issue.message == 'unknown placeholder "{case.hostilty}"'
+    assert issue.hint == 'did you mean "{case.hostility}"?'
 
 
 def test_yaml_syntax_errors_point_to_the_line(tmp_path: Path) -> None:
@@ -222,3 +229,137 @@ def test_a_rule_set_past_the_engine_limits_is_refused_as_a_file_problem(tmp_path
 
     with pytest.raises(InvalidFiles, match="could match one event at the same time"):
         build_policy(root)
+
+
+RULE_WITH_EVERY_KIND_OF_PROBLEM = """
+    rules:
+      - id: triage
+        title: t
+        description: d
+        priority: high
+        when:
+          all:
+            - case.complexty: {gte: 3}
+            - case.hostilty: {gtee: 2}
+        then:
+          guidance: "Topic is {case.topc}"
+          priorty: high
+"""
+
+
+def position(text: str, context: str, value: str) -> tuple[int, int]:
+    """Return the line and column (from 1) of ``value`` on the one line holding ``context``."""
+    lines = textwrap.dedent(text).lstrip().splitlines()
+    (number,) = [n for n, line in enumerate(lines, 1) if context in line]
+    return number, lines[number - 1].index(value, lines[number - 1].index(context)) + 1
+
+
+def test_a_rule_with_schema_errors_has_its_fields_and_placeholders_checked_too(
+    tmp_path: Path,
+) -> None:
+    text = RULE_WITH_EVERY_KIND_OF_PROBLEM
+    root = rules_dir(tmp_path, {"triage.yaml": text})
+
+    found = {(i.line, i.column, i.rule, i.where, i.message, i.hint) for i in problems(root)}
+
+    assert found == {
+        (
+            *position(text, "priority: high", "high"),
+            "triage",
+            "priority",
+            "expected a whole number",
+            None,
+        ),
+        (
+            *position(text, "case.complexty", "{gte"),
+            "triage",
+            "when.all[0].case.complexty",
+            'unknown field "case.complexty"',
+            'did you mean "case.complexity"?',
+        ),
+        (
+            *position(text, "case.hostilty", "{gtee"),
+            "triage",
+            "when.all[1].case.hostilty",
+            'unknown operator "gtee"',
+            'did you mean "gte"?',
+        ),
+        (
+            *position(text, "case.hostilty", "{gtee"),
+            "triage",
+            "when.all[1].case.hostilty",
+            'unknown field "case.hostilty"',
+            'did you mean "case.hostility"?',
+        ),
+        (
+            *position(text, "guidance:", '"Topic'),
+            "triage",
+            "then.guidance[0]",
+            'unknown placeholder "{case.topc}"',
+            'did you mean "{case.topic}"?',
+        ),
+        (
+            *position(text, "priorty: high", "high"),
+            "triage",
+            "then.priorty",
+            'unknown field "priorty"',
+            'did you mean "priority"?',
+        ),
+    }
+
+
+def test_conditions_with_broken_structure_still_have_their_fields_checked(
+    tmp_path: Path,
+) -> None:
+    root = rules_dir(
+        tmp_path,
+        {
+            "r.yaml": """
+                rules:
+                  - id: r
+                    title: t
+                    description: d
+                    when:
+                      any: [{case.complexty: {gte: 3}}]
+                      event.chanel: {eq: chat}
+                    then: {guidance: hi}
+                  - id: s
+                    title: t
+                    description: d
+                    when:
+                      - case.hostilty: {gte: 2}
+                    then: {guidance: hi}
+            """
+        },
+    )
+
+    by_rule = {(i.rule, i.message, i.hint) for i in problems(root)}
+
+    assert by_rule >= {
+        ("r", 'unknown field "case.complexty"', 'did you mean "case.complexity"?'),
+        ("r", 'unknown field "event.chanel"', 'did you mean "event.channel"?'),
+        ("s", 'unknown field "case.hostilty"', 'did you mean "case.hostility"?'),
+    }
+    assert any(i.rule == "r" and "must stand alone" in i.message for i in problems(root))
+    assert any(i.rule == "s" and "list them under all" in i.message for i in problems(root))
+
+
+def test_an_issue_reads_file_line_column_rule_place_message_and_hint() -> None:
+    issue = Issue(
+        "rules/r.yaml",
+        8,
+        'unknown field "case.complexty"',
+        rule="triage",
+        where="when.all[0]",
+        hint='did you mean "case.complexity"?',
+        column=11,
+    )
+
+    assert str(issue) == (
+        "rules/r.yaml:8:11: rule triage, when.all[0]: "
+        'unknown field "case.complexty" (did you mean "case.complexity"?)'
+    )
+    assert str(Issue("rules", 1, "no rule files (*.yaml) found")) == (
+        "rules:1: no rule files (*.yaml) found"
+    )
+    assert issue.as_dict()["column"] == 11

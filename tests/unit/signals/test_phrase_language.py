@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from service.ruleset.lexicons import load_file
 from service.ruleset.yamlsrc import parse
 from service.signals.detect import Detector
-from service.signals.lexicon import Lexicon, load_file
+from service.signals.lexicon import Lexicon
 
 
 def detector(**files: str) -> Detector:

@@ -97,7 +97,8 @@ def test_every_problem_of_every_timer_is_reported_with_line_and_hint(tmp_path: P
             target: event.attributes.callback-at
         """,
     )
-    rendered = [str(issue) for issue in issues]
+    # file:line: place: message (hint) -- columns are checked elsewhere
+    rendered = [f"{i.file}:{i.line}: {i.where}: {i.message} ({i.hint})" for i in issues]
 
     def one(fragment: str) -> str:
         found = [text for text in rendered if fragment in text]
@@ -128,8 +129,8 @@ def test_a_timer_id_used_twice_names_the_first_place(tmp_path: Path) -> None:
         """,
     )
 
-    assert [str(i) for i in issues] == [
-        "rules/timers.yaml:3: timer same, id: the id is already used at rules/timers.yaml:2"
+    assert [(i.line, i.where, i.message) for i in issues] == [
+        (3, "timer same, id", "the id is already used at rules/timers.yaml:2")
     ]
 
 
@@ -207,7 +208,7 @@ def test_calendar_problems_are_reported_together(tmp_path: Path) -> None:
     with pytest.raises(InvalidFiles) as info:
         loader.load(root)
 
-    messages = [f"{i.where}: {i.message}" for i in info.value.issues]
+    messages = [f"{i.where}: {i.message}; {i.hint}" for i in info.value.issues]
     assert any('hours.tues: unknown weekday "tues"; did you mean "tue"?' in m for m in messages)
     assert any("hours.wed: working hours open before they close" in m for m in messages)
     assert any('holidays.country: unknown country "DX"' in m for m in messages)

@@ -9,8 +9,7 @@ from typing import Any
 import pytest
 
 from service.engine.compiler import KeyRef, Lit
-from service.ruleset.issues import Issue
-from service.ruleset.lint import (
+from service.lint import (
     ERROR,
     WARNING,
     Finding,
@@ -19,6 +18,7 @@ from service.ruleset.lint import (
     lint_directory,
     satisfiable,
 )
+from service.ruleset.issues import Issue
 from service.ruletests import load_tests
 from tests.factories import BROKEN_RULE_FILE, rules_dir
 
@@ -534,4 +534,4 @@ def test_broken_rule_tests_are_errors_and_coverage_is_left_unsaid(tmp_path: Path
 
     (error,) = findings
     assert (error.severity, error.file, error.line) == (ERROR, "rules/tests/cases.yaml", 4)
-    assert 'no rule "closd"; did you mean "closed"?' in error.message
+    assert (error.message, error.hint) == ('no rule "closd"', 'did you mean "closed"?')

@@ -40,9 +40,10 @@ from service.engine.model import (
 from service.policy import check
 from service.ruleset import loader
 from service.ruleset.issues import InvalidFiles, Issue, line_of, render_path
+from service.ruleset.lexicons import load_file
 from service.ruleset.yamlsrc import parse
 from service.ruletests import RuleTest, load_tests
-from service.signals.lexicon import Lexicon, LexiconFile, load_file
+from service.signals.lexicon import Lexicon, LexiconFile
 
 ERROR, WARNING = "error", "warning"
 

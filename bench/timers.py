@@ -34,11 +34,11 @@ sys.path.insert(0, str(ROOT))
 import sqlalchemy as sa  # noqa: E402
 
 from schemas.api import EventV1Schema  # noqa: E402
+from service.claimer import Claimer  # noqa: E402
 from service.ingest import ingest  # noqa: E402
 from service.policy import Policy, build_policy  # noqa: E402
 from service.store.db import create_engine, migrate  # noqa: E402
 from service.store.repository import Store  # noqa: E402
-from service.timers.claimer import Claimer  # noqa: E402
 
 POSTGRES_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

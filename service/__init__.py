@@ -34,11 +34,11 @@ def create_app(
     from service.activation import Guard, replayer_for
     from service.api import context, errors, register_blueprints
     from service.api.openapi import build_spec
+    from service.claimer import Claimer, Fired
     from service.decision_log import DecisionLog, Outbox, record
     from service.policy import PolicyHolder, utc_now
     from service.store.db import create_engine, migrate
     from service.store.repository import Store
-    from service.timers.claimer import Claimer, Fired
 
     overrides = dict(config or {})
     instance = overrides.pop("INSTANCE_PATH", None) or os.environ.get("ESCALATION_INSTANCE_PATH")

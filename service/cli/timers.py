@@ -11,6 +11,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from service.claimer import Claimer, Fired
 from service.cli.common import DEFAULT_RULES
 from service.cli.migrate import database_url, instance_path
 from service.config import defaults
@@ -18,7 +19,6 @@ from service.decision_log import DecisionLog, Outbox, record
 from service.policy import PolicyHolder
 from service.store.db import create_engine, migrate
 from service.store.repository import Store
-from service.timers.claimer import Claimer, Fired
 
 
 def register(subparsers: Any) -> None:

@@ -28,10 +28,10 @@ from service.engine.model import Defaults, Path, RuleSet, Source
 from service.ruleset.bundle import DEFAULTS_FILE, Bundle
 from service.ruleset.issues import InvalidFiles, Issue
 from service.ruleset.lexicons import load_file
+from service.ruleset.timers import ParsedTimer, check_timers, load_timers
 from service.ruleset.validate import ParsedRule, check_rules
 from service.ruleset.yamlsrc import Located, parse
 from service.signals.lexicon import Lexicon, LexiconFile
-from service.timers.definitions import ParsedTimer, check_timers, load_timers
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ breach; its stop events cancel the case's pending rows of that timer.  A start
 while the timer runs restarts it: the pending rows are replaced by new ones
 counted from the new start (deleted, not kept as cancelled, so a case with a
 thousand events holds one pending row per timer, not a thousand).  The claimer
-(``service.timers.claimer``) fires pending rows once they are due.
+(``service.claimer``) fires pending rows once they are due.
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from marshmallow import ValidationError
 
 from schemas.api import CaseEventV1Schema, EventV1Schema
+from service.claimer import Claimer, Fired, fire
 from service.ingest import ingest
 from service.policy import Policy
 from service.store import repository as repo
@@ -20,7 +21,6 @@ from service.store.db import create_engine, migrate
 from service.store.repository import Store
 from service.store.schema import cases, events
 from service.timers import deadlines
-from service.timers.claimer import Claimer, Fired, fire
 from tests.support.databases import BACKENDS, database_url
 
 START = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)

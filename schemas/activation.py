@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, validates_schema
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from schemas.api import REVISION, RuleIssueV1Schema, RulesetV1Schema, bundle_files
 from schemas.common import StrictSchema
@@ -24,6 +24,34 @@ class ActivateRequestV1Schema(StrictSchema):
     def _one_source(self, data: dict[str, Any], **kwargs: Any) -> None:
         if ("revision" in data) == ("files" in data):
             raise ValidationError("send either revision (a rollback) or files (a bundle)", "files")
+
+
+class ReloadQueryV1Schema(StrictSchema):
+    """Query parameters of POST /v1/rules/reload."""
+
+    # Query strings carry text: "true" or "false".
+    force = fields.Boolean(
+        load_default=False,
+        truthy={"true"},
+        falsy={"false"},
+        error_messages={"invalid": "expected true or false"},
+        metadata={"description": "Activate even if the escalation-rate guard refuses."},
+    )
+
+
+class RevisionsQueryV1Schema(StrictSchema):
+    """Query parameters of GET /v1/rules/revisions."""
+
+    limit = fields.Integer(
+        load_default=50,
+        validate=validate.Range(1, 200, error="limit lies between 1 and 200"),
+        error_messages={"invalid": "expected a whole number"},
+    )
+    before = fields.Integer(
+        validate=validate.Range(1, 2**62, error="expected a next_before cursor"),
+        error_messages={"invalid": "expected a whole number"},
+        metadata={"description": "Cursor: next_before of the previous page."},
+    )
 
 
 class ValidateRequestV1Schema(StrictSchema):

@@ -8,8 +8,9 @@ the issue's hint while API errors keep reading "message; hint".
 
 from __future__ import annotations
 
+import json
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
@@ -138,3 +139,40 @@ def flatten(
         yield prefix, messages
     else:
         yield prefix, PLAIN_WORDS.get(str(messages), str(messages))
+
+
+class StrictJSONError(ValueError):
+    """A JSON document that is malformed, or legal JSON we refuse (duplicate keys, NaN)."""
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise ValueError(f'the key "{key}" appears twice in one object')
+        result[key] = value
+    return result
+
+
+def strict_json(raw: str | bytes) -> Any:
+    """Parse JSON refusing duplicate keys and NaN/Infinity; raise StrictJSONError saying where."""
+    try:
+        return json.loads(raw, object_pairs_hook=_pairs, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        raise StrictJSONError(
+            f"{exc.msg} at line {exc.lineno}, column {exc.colno}"
+        ) from exc
+    except (ValueError, RecursionError) as exc:
+        raise StrictJSONError(str(exc) or type(exc).__name__) from exc
+
+
+def field_name(path: Iterable[str | int]) -> str:
+    """Render a field path as integrators write it: event.customer.id, case.customer.flags[0]."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out

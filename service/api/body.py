@@ -2,28 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
 from flask import request
 from marshmallow import Schema, ValidationError
 
+from schemas.common import StrictJSONError, strict_json
 from service.api.codes import ErrorCode
 from service.api.errors import ApiError, validation_error
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise ValueError(f'the key "{key}" appears twice in one object')
-        result[key] = value
-    return result
 
 
 def json_body() -> dict[str, Any]:
@@ -37,15 +24,8 @@ def json_body() -> dict[str, Any]:
         )
     raw = request.get_data(cache=True)
     try:
-        data = json.loads(raw, object_pairs_hook=_pairs, parse_constant=_reject_constant)
-    except json.JSONDecodeError as exc:
-        raise ApiError(
-            400,
-            ErrorCode.INVALID_JSON,
-            "Malformed JSON",
-            f"the body is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}",
-        ) from exc
-    except (ValueError, RecursionError) as exc:
+        data = strict_json(raw)
+    except StrictJSONError as exc:
         raise ApiError(
             400, ErrorCode.INVALID_JSON, "Malformed JSON", f"the body is not valid JSON: {exc}"
         ) from exc

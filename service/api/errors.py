@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from flask import Flask, Response, request
@@ -12,7 +12,7 @@ from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
 from schemas.api import ProblemV1Schema
-from schemas.common import flatten
+from schemas.common import field_name, flatten
 from service.api.codes import ErrorCode
 from service.engine.durable_backend import EngineError
 
@@ -49,14 +49,6 @@ class ApiError(Exception):
         self.status, self.code, self.title, self.detail = status, code, title, detail
         self.errors = list(errors)
         self.extra = extra or {}
-
-
-def field_name(path: Iterable[str | int]) -> str:
-    """Render a field path as integrators write it: event.customer.id, case.customer.flags[0]."""
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
 
 
 def validation_error(exc: ValidationError, prefix: Sequence[str] = ()) -> ApiError:

@@ -11,7 +11,9 @@ from schemas.activation import (
     ActivatedV1Schema,
     ActivateRequestV1Schema,
     ActiveRulesetV1Schema,
+    ReloadQueryV1Schema,
     RevisionsPageV1Schema,
+    RevisionsQueryV1Schema,
     ValidateRequestV1Schema,
 )
 from schemas.api import RuleIssueV1Schema, ValidationResultV1Schema
@@ -29,7 +31,8 @@ bp = Blueprint("rules", __name__)
 ACTIVATE_V1 = ActivateRequestV1Schema()
 VALIDATE_V1 = ValidateRequestV1Schema()
 ISSUES_V1 = RuleIssueV1Schema(many=True)
-MAX_HISTORY_PAGE = 200
+RELOAD_QUERY_V1 = ReloadQueryV1Schema()
+REVISIONS_QUERY_V1 = RevisionsQueryV1Schema()
 
 
 def _authorise() -> None:
@@ -151,24 +154,11 @@ def _activate(candidate: Policy, action: str, force: bool) -> dict[str, Any]:
     return result
 
 
-def _force_flag() -> bool:
-    value = request.args.get("force", "false").lower()
-    if value not in ("true", "false", "1", "0"):
-        raise ApiError(
-            422,
-            ErrorCode.VALIDATION_FAILED,
-            "The request is not valid",
-            "invalid fields: force",
-            [{"field": "force", "message": "expected true or false"}],
-        )
-    return value in ("true", "1")
-
-
 @bp.post("/v1/rules/reload")
 def reload_rules() -> dict[str, Any]:
     """Validate, compile and activate the rule files on disk for every worker and server."""
     _authorise()
-    force = _force_flag()
+    force = body.validate(RELOAD_QUERY_V1, request.args.to_dict())["force"]
     svc = services()
     holder = svc.policies
     try:
@@ -209,8 +199,8 @@ def activate_rules() -> dict[str, Any]:
 @bp.get("/v1/rules/revisions")
 def revisions() -> dict[str, Any]:
     """Return the activation history, newest first."""
-    limit = _int_arg("limit", 50, 1, MAX_HISTORY_PAGE) or 50
-    before = _int_arg("before", None, 1, 2**62)
+    query = body.validate(REVISIONS_QUERY_V1, request.args.to_dict())
+    limit, before = query["limit"], query.get("before")
     with services().store.read() as conn:
         entries = rules_store.history(conn, limit, before=before)
     page = {
@@ -219,18 +209,3 @@ def revisions() -> dict[str, Any]:
     }
     result: dict[str, Any] = RevisionsPageV1Schema().dump(page)
     return result
-
-
-def _int_arg(name: str, default: int | None, low: int, high: int) -> int | None:
-    raw = request.args.get(name)
-    if raw is None:
-        return default
-    if not (raw.isascii() and raw.isdigit() and len(raw) <= 19) or not low <= int(raw) <= high:
-        raise ApiError(
-            422,
-            ErrorCode.VALIDATION_FAILED,
-            "The request is not valid",
-            f"invalid fields: {name}",
-            [{"field": name, "message": f"expected a whole number from {low} to {high}"}],
-        )
-    return int(raw)

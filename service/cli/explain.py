@@ -12,7 +12,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError
 
 from schemas.api import CaseSnapshotV1Schema, EventV1Schema, ExplainedDecisionV1Schema
-from schemas.common import flatten
+from schemas.common import StrictJSONError, field_name, flatten, strict_json
 from service import decide
 from service.cases.model import Event, Snapshot
 from service.cli.common import DEFAULT_RULES, load_policy
@@ -48,19 +48,6 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise ValueError(f'the key "{key}" appears twice in one object')
-        result[key] = value
-    return result
-
-
 def read_json(path: Path) -> dict[str, Any]:
     """Read a JSON object from a file strictly, or raise BadInput naming the file."""
     try:
@@ -68,12 +55,8 @@ def read_json(path: Path) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError) as exc:
         raise BadInput(f"{path}: cannot read the file: {exc}") from exc
     try:
-        data = json.loads(text, object_pairs_hook=_pairs, parse_constant=_reject_constant)
-    except json.JSONDecodeError as exc:
-        raise BadInput(
-            f"{path}: not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
-        ) from exc
-    except (ValueError, RecursionError) as exc:
+        data = strict_json(text)
+    except StrictJSONError as exc:
         raise BadInput(f"{path}: not valid JSON: {exc}") from exc
     if not isinstance(data, dict):
         raise BadInput(f"{path}: expected a JSON object")
@@ -81,10 +64,7 @@ def read_json(path: Path) -> dict[str, Any]:
 
 
 def _field(path: tuple[str | int, ...]) -> str:
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "(whole file)"
+    return field_name(path) or "(whole file)"
 
 
 def load(schema: Schema, data: dict[str, Any], path: Path) -> Any:

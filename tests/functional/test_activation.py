@@ -396,3 +396,31 @@ def test_the_clock_given_to_the_factory_times_every_decision(tmp_path: Path, pol
 
     assert stored["evaluated_at"] == dry["evaluated_at"] == moment.isoformat()
     assert history[0]["activated_at"] == moment.isoformat()
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [("limit=0", "limit"), ("limit=abc", "limit"), ("limit=²", "limit"), ("before=" + "9" * 30, "before")],
+)
+def test_bad_revision_queries_name_the_field(
+    pair: tuple[Flask, Flask], query: str, field: str
+) -> None:
+    response = pair[0].test_client().get(f"/v1/rules/revisions?{query}")
+
+    assert response.status_code == 422
+    assert [e["field"] for e in response.get_json()["errors"]] == [field]
+
+
+def test_revisions_page_with_a_cursor(pair: tuple[Flask, Flask]) -> None:
+    client = pair[0].test_client()
+    original = served(client)
+    raised = client.post("/v1/rules/activate", json={"files": raised_threshold_bundle()})
+    client.post("/v1/rules/activate", json={"revision": original})
+
+    first = client.get("/v1/rules/revisions?limit=2").get_json()
+    rest = client.get(f"/v1/rules/revisions?limit=2&before={first['next_before']}").get_json()
+
+    assert [a["action"] for a in first["activations"]] == ["rollback", "activate"]
+    assert first["activations"][1]["revision"] == raised.get_json()["revision"]
+    assert [a["action"] for a in rest["activations"]] == ["seed"]
+    assert rest["next_before"] is None

@@ -32,6 +32,7 @@ ENVIRONMENT: dict[str, tuple[str, Any]] = {
     "GUARD_WINDOW_DAYS": ("ESCALATION_GUARD_WINDOW_DAYS", float),
     "GUARD_MAX_EVENTS": ("ESCALATION_GUARD_MAX_EVENTS", int),
     "GUARD_MARGIN_POINTS": ("ESCALATION_GUARD_MARGIN_POINTS", float),
+    "TIMER_POLL_SECONDS": ("ESCALATION_TIMER_POLL_SECONDS", float),
 }
 
 
@@ -67,6 +68,8 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "GUARD_WINDOW_DAYS": 7.0,
         "GUARD_MAX_EVENTS": 10_000,
         "GUARD_MARGIN_POINTS": 5.0,
+        # Every worker fires due timer deadlines this often (seconds); 0: not in this process.
+        "TIMER_POLL_SECONDS": 10.0,
     }
 
 

@@ -48,7 +48,10 @@ NUMBER_ATTRIBUTES: dict[str, tuple[float, float]] = {
     "hostility": (0, 10),
     "handling_minutes": (0, 1440),
 }
-CHOICE_ATTRIBUTES: dict[str, tuple[str, ...]] = {"limit": catalog.LIMIT_KINDS}
+CHOICE_ATTRIBUTES: dict[str, tuple[str, ...]] = {
+    "limit": catalog.LIMIT_KINDS,
+    "timer_state": catalog.TIMER_STATES,  # deadline_reached: what timer.state reads
+}
 TEXT_ATTRIBUTES = frozenset({"topic", "target"})
 # Events about one escalation name its target in attributes.target.
 TARGETED_EVENTS = ("escalation_accepted", "escalation_resolved")
@@ -202,6 +205,26 @@ def check_event_time(event: Event, now: datetime) -> None:
                 ]
             }
         )
+
+
+# Event ids the timer claimer gives the deadline_reached events it creates.
+SERVER_EVENT_ID_PREFIX = "deadline:"
+
+
+class CaseEventV1Schema(EventV1Schema):
+    """An event a caller posts to a case: not one only the service creates."""
+
+    @validates_schema(skip_on_field_errors=True)
+    def _not_server_generated(self, data: dict[str, Any], **kwargs: Any) -> None:
+        errors: dict[str, list[str]] = {}
+        if data.get("type") in catalog.SERVER_EVENT_TYPES:
+            errors["type"] = [f"{data['type']} events are created by the service's timers only"]
+        if str(data.get("event_id", "")).startswith(SERVER_EVENT_ID_PREFIX):
+            errors["event_id"] = [
+                f'event ids starting with "{SERVER_EVENT_ID_PREFIX}" are kept for timer events'
+            ]
+        if errors:
+            raise ValidationError(errors)
 
 
 def count(**kwargs: Any) -> fields.Integer:
@@ -518,6 +541,16 @@ class DecisionV1Schema(Schema):
     evaluated_at = fields.DateTime()
     duration_ms = fields.Float()
     duplicate = fields.Boolean()
+    trigger = fields.String(
+        dump_default="event",
+        metadata={
+            "enum": ["event", "timer"],
+            "description": "timer: made by a timer falling due (deadline_reached), not a caller.",
+        },
+    )
+    timer = fields.Dict(
+        metadata={"description": "With trigger timer: the timer's id, state, due_at, started_by."}
+    )
 
 
 class ExplainedDecisionV1Schema(DecisionV1Schema):

@@ -23,6 +23,7 @@ from service.engine.model import (
     AgentLimits,
     AllOf,
     AnyOf,
+    Calendar,
     Condition,
     Defaults,
     Escalation,
@@ -32,6 +33,7 @@ from service.engine.model import (
     Predicate,
     Rule,
     Then,
+    Timer,
 )
 from service.hints import Hinted, closest, one_of
 
@@ -467,14 +469,173 @@ class RuleSchema(StrictSchema):
 
 
 class RuleFileSchema(StrictSchema):
-    """A rule file: a list of rules under ``rules:``."""
+    """A rule file: a list of rules under ``rules:``, timers under ``timers:``, or both."""
 
     rules = fields.List(
         fields.Raw(),
-        required=True,
         validate=validate.Length(min=1, error="a rule file needs at least one rule"),
         error_messages={"invalid": "rules: expects a list of rules"},
     )
+    timers = fields.List(
+        fields.Raw(),
+        validate=validate.Length(min=1, error="timers: needs at least one timer"),
+        error_messages={"invalid": "timers: expects a list of timers"},
+    )
+
+    @validates_schema(skip_on_field_errors=False)
+    def _something(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if "rules" not in data and "timers" not in data:
+            raise ValidationError({"rules": ["this field is required"]})
+
+
+# -- timers -----------------------------------------------------------------
+
+TIMER_DURATION = re.compile(r"^\s*(\d+)\s*(m|min|minutes?|h|hours?|d|days?)\s*$")
+PERCENT = re.compile(r"^\s*(\d{1,3})\s*%\s*$")
+MAX_TIMER_MINUTES = 366 * 1440
+MAX_WARNINGS = 5
+ATTRIBUTE_TIME = re.compile(r"^event\.attributes\.([a-z][a-z0-9_]{0,63})$")
+
+
+def timer_minutes(value: Any, what: str) -> int:
+    """Return a timer duration in minutes: 90, "30m", "24h" or "7d"; raise ValidationError."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        minutes = value
+    else:
+        match = TIMER_DURATION.match(value) if isinstance(value, str) else None
+        if not match:
+            raise ValidationError(f'{what} expects a duration such as "30m", "24h" or "7d"')
+        minutes = int(match.group(1)) * {"m": 1, "h": 60, "d": 1440}[match.group(2)[0]]
+    if not 0 < minutes <= MAX_TIMER_MINUTES:
+        raise ValidationError(f"{what} lies between one minute and 366 days")
+    return minutes
+
+
+class TargetField(fields.Field[dict[str, Any]]):
+    """``24h`` after the start event, ``{business: 8h, calendar: support-eu}`` of working
+    time, or ``event.attributes.callback_at``: a time the start event carries."""
+
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Any, **kwargs: Any
+    ) -> dict[str, Any]:
+        if isinstance(value, dict):
+            unknown = sorted(set(value) - {"business", "calendar"})
+            if unknown or "business" not in value or "calendar" not in value:
+                raise ValidationError(
+                    "a business-time target is {business: 8h, calendar: <a calendar in "
+                    "defaults.yaml>}"
+                )
+            calendar = value["calendar"]
+            if not isinstance(calendar, str) or not NAME.match(calendar):
+                raise ValidationError("calendar names a calendar of defaults.yaml, like support-eu")
+            return {
+                "business_minutes": timer_minutes(value["business"], "business"),
+                "calendar": calendar,
+            }
+        if isinstance(value, str) and value.strip().startswith("event."):
+            match = ATTRIBUTE_TIME.match(value.strip())
+            if not match:
+                raise ValidationError(
+                    "a target time is read from an event attribute, "
+                    "such as event.attributes.callback_at"
+                )
+            return {"target_attribute": match.group(1)}
+        return {"target_minutes": timer_minutes(value, "target")}
+
+
+class WarnAtField(fields.Field[tuple[int, ...]]):
+    """Percentages of the way to the target, such as [50%, 75%]."""
+
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Any, **kwargs: Any
+    ) -> tuple[int, ...]:
+        items = value if isinstance(value, list) else [value]
+        if not items or len(items) > MAX_WARNINGS:
+            raise ValidationError(f"warn_at lists one to {MAX_WARNINGS} percentages, such as [75%]")
+        found = []
+        for item in items:
+            match = PERCENT.match(item) if isinstance(item, str) else None
+            if not match or not 1 <= int(match.group(1)) <= 100:
+                raise ValidationError(
+                    f"warn_at expects percentages from 1% to 100% of the target, such as 75%, "
+                    f"not {item!r}"
+                )
+            found.append(int(match.group(1)))
+        if len(set(found)) != len(found):
+            raise ValidationError("warn_at lists a percentage twice")
+        return tuple(sorted(found))
+
+
+class EventTypeField(fields.Field[str]):
+    """An event type a case event can have, with a suggestion for a typo."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        choices = [t for t in catalog.EVENT_TYPES if t not in catalog.SERVER_EVENT_TYPES]
+        if value in catalog.SERVER_EVENT_TYPES:
+            raise ValidationError(f"{value} is the timer's own event; it cannot start or stop one")
+        if not isinstance(value, str) or value not in choices:
+            best = closest(str(value), choices)
+            hint = f'did you mean "{best}"?' if best else f"expected one of: {', '.join(choices)}"
+            raise ValidationError(Hinted(f'unknown event type "{value}"', hint))
+        return value
+
+
+class EventTypesField(fields.Field[tuple[str, ...]]):
+    """One event type or a list of them."""
+
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Any, **kwargs: Any
+    ) -> tuple[str, ...]:
+        items = value if isinstance(value, list) else [value]
+        if not items:
+            raise ValidationError("expected one or more event types, such as [case_closed]")
+        one = EventTypeField()
+        return tuple(str(one.deserialize(item)) for item in items)
+
+
+class TimerSchema(StrictSchema):
+    """One timer: the event that starts it, the events that stop it, its target."""
+
+    id = string(
+        required=True,
+        validate=validate.Regexp(
+            RULE_ID,
+            error="timer ids use lowercase letters, digits and dashes, like promised-callback",
+        ),
+    )
+    description = string(validate=validate.Length(1, 2000))
+    when = ConditionField()
+    start = EventTypesField(required=True, error_messages={"required": "this field is required"})
+    stop = EventTypesField(required=True, error_messages={"required": "this field is required"})
+    target = TargetField(required=True, error_messages={"required": "this field is required"})
+    grace = fields.Raw()
+    warn_at = WarnAtField()
+
+    @validates_schema(skip_on_field_errors=False)
+    def _consistent(self, data: dict[str, Any], **kwargs: Any) -> None:
+        errors: dict[str, list[str]] = {}
+        if "grace" in data:
+            try:
+                timer_minutes(data["grace"], "grace")
+            except ValidationError as exc:
+                errors["grace"] = [str(m) for m in exc.messages]
+        both = sorted(set(data.get("start") or ()) & set(data.get("stop") or ()))
+        if both:
+            errors["stop"] = [f"{both[0]} both starts and stops the timer; a start restarts it"]
+        if errors:
+            raise ValidationError(errors)
+
+    @post_load
+    def _build(self, data: dict[str, Any], **kwargs: Any) -> Timer:
+        return Timer(
+            id=data["id"],
+            start=data["start"],
+            stop=data["stop"],
+            **data["target"],
+            grace_minutes=timer_minutes(data["grace"], "grace") if "grace" in data else 0,
+            warn_at=data.get("warn_at", ()),
+            when=data.get("when"),
+        )
 
 
 class AgentLimitsSchema(StrictSchema):
@@ -489,11 +650,119 @@ class AgentLimitsSchema(StrictSchema):
         return AgentLimits(**data)
 
 
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+HOURS = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
+
+
+class WorkingHoursField(fields.Field[tuple[tuple[int, int] | None, ...]]):
+    """Working hours per weekday: ``{mon: "09:00-17:00", …}``; a day left out is a day off."""
+
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Any, **kwargs: Any
+    ) -> tuple[tuple[int, int] | None, ...]:
+        if not isinstance(value, dict) or not value:
+            raise ValidationError(
+                'hours maps weekdays to working hours, such as mon: "09:00-17:00"'
+            )
+        errors: dict[str, list[str]] = {}
+        for day in value:
+            if day not in WEEKDAYS:
+                best = closest(str(day), list(WEEKDAYS))
+                hint = f'did you mean "{best}"?' if best else f"use {', '.join(WEEKDAYS)}"
+                errors[str(day)] = [Hinted(f'unknown weekday "{day}"', hint)]
+        hours: list[tuple[int, int] | None] = []
+        for day in WEEKDAYS:
+            text = value.get(day)
+            if text is None:
+                hours.append(None)
+                continue
+            match = HOURS.match(text) if isinstance(text, str) else None
+            if match is None:
+                errors[day] = ['expected working hours such as "09:00-17:00"']
+                hours.append(None)
+                continue
+            h1, m1, h2, m2 = (int(g) for g in match.groups())
+            start, end = h1 * 60 + m1, h2 * 60 + m2
+            if m1 > 59 or m2 > 59 or not 0 <= start < end <= 24 * 60:
+                errors[day] = ["working hours open before they close, between 00:00 and 24:00"]
+            hours.append((start, end))
+        if errors:
+            raise ValidationError(errors)
+        return tuple(hours)
+
+
+class HolidaysSchema(StrictSchema):
+    """Public holidays that are days off: a country and optionally a subdivision."""
+
+    country = string(required=True)
+    subdivision = string()
+
+    @validates_schema(skip_on_field_errors=True)
+    def _known(self, data: dict[str, Any], **kwargs: Any) -> None:
+        import holidays  # loaded only by rule sets that declare calendars
+
+        supported = holidays.list_supported_countries()
+        country = data["country"]
+        if country not in supported:
+            best = closest(country, list(supported))
+            hint = f'did you mean "{best}"?' if best else "use an ISO 3166-1 code such as DE"
+            raise ValidationError({"country": [Hinted(f'unknown country "{country}"', hint)]})
+        subdivision = data.get("subdivision")
+        if subdivision is not None and subdivision not in supported[country]:
+            choices = supported[country]
+            best = closest(subdivision, list(choices))
+            hint = f'did you mean "{best}"?' if best else f"expected one of: {', '.join(choices)}"
+            raise ValidationError(
+                {"subdivision": [Hinted(f'{country} has no subdivision "{subdivision}"', hint)]}
+            )
+
+
+class CalendarSchema(StrictSchema):
+    """A business calendar: time zone, working hours per weekday, public holidays."""
+
+    time_zone = string(required=True)
+    hours = WorkingHoursField(required=True, error_messages={"required": "this field is required"})
+    holidays = fields.Nested(HolidaysSchema)
+
+    @validates_schema(skip_on_field_errors=True)
+    def _zone(self, data: dict[str, Any], **kwargs: Any) -> None:
+        import zoneinfo
+
+        try:
+            zoneinfo.ZoneInfo(data["time_zone"])
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValidationError(
+                {
+                    "time_zone": [
+                        f'unknown time zone "{data["time_zone"]}"; use one such as Europe/Berlin'
+                    ]
+                }
+            ) from exc
+        if all(day is None for day in data["hours"]):
+            raise ValidationError({"hours": ["a calendar needs at least one working day"]})
+
+
 class DefaultsFileSchema(StrictSchema):
     """``rules/defaults.yaml``: rule-set wide defaults."""
 
     agent_limits = fields.Nested(AgentLimitsSchema, required=True)
+    calendars = fields.Dict(
+        keys=fields.String(
+            validate=validate.Regexp(NAME, error="calendar names are lowercase, like support-eu")
+        ),
+        values=fields.Nested(CalendarSchema),
+    )
 
     @post_load
     def _build(self, data: dict[str, Any], **kwargs: Any) -> Defaults:
-        return Defaults(agent_limits=data["agent_limits"])
+        calendars = tuple(
+            Calendar(
+                id=name,
+                time_zone=spec["time_zone"],
+                hours=spec["hours"],
+                country=(spec.get("holidays") or {}).get("country"),
+                subdivision=(spec.get("holidays") or {}).get("subdivision"),
+            )
+            for name, spec in sorted((data.get("calendars") or {}).items())
+        )
+        return Defaults(agent_limits=data["agent_limits"], calendars=calendars)

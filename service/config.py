@@ -34,6 +34,7 @@ ENVIRONMENT: dict[str, tuple[str, Any]] = {
     "GUARD_MARGIN_POINTS": ("ESCALATION_GUARD_MARGIN_POINTS", float),
     "WEBHOOK_SEND_SECONDS": ("ESCALATION_WEBHOOK_SEND_SECONDS", float),
     "WEBHOOK_BACKOFF_SECONDS": ("ESCALATION_WEBHOOK_BACKOFF_SECONDS", str),
+    "TIMER_POLL_SECONDS": ("ESCALATION_TIMER_POLL_SECONDS", float),
 }
 
 
@@ -73,6 +74,8 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "WEBHOOK_SEND_SECONDS": 1.0,
         # Waits before each attempt of a webhook delivery (Standard Webhooks: about a day).
         "WEBHOOK_BACKOFF_SECONDS": "0,5,300,1800,7200,18000,36000,36000",
+        # Every worker fires due timer deadlines this often (seconds); 0: not in this process.
+        "TIMER_POLL_SECONDS": 10.0,
     }
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from service.cases.escalations import (
@@ -67,6 +68,9 @@ class Decision:
     suppressed: tuple[Suppressed, ...] = ()
     duplicate: bool = False
     not_matched: tuple[Miss, ...] = ()  # filled only when evaluate() is asked to explain misses
+    # "event" for a caller's event; "timer" with the timer's id, state, due_at, started_by.
+    trigger: str = "event"
+    timer: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,7 @@ class Evaluation:
 
     decision: Decision
     after: Snapshot
+    facts: Mapping[str, FactValue] = field(default_factory=dict)  # what the rules read
 
 
 def facts_of(
@@ -123,6 +128,12 @@ def facts_of(
     facts.update({k: v for k, v in optional.items() if v is not None})
     for name, value in event.attributes.items():
         facts[f"event.attributes.{name}"] = value
+    if event.type == "deadline_reached":
+        # The timer that fell due (service/timers), read by rules as timer.id and timer.state.
+        for name in ("id", "state"):
+            told = event.attributes.get(f"timer_{name}")
+            if isinstance(told, str):
+                facts[f"timer.{name}"] = told
     return facts
 
 
@@ -217,7 +228,7 @@ def evaluate(
     )
     if explain_misses:
         decision = replace(decision, not_matched=misses(policy, facts, matched_ids))
-    return Evaluation(decision=decision, after=after)
+    return Evaluation(decision=decision, after=after, facts=facts)
 
 
 def misses(

@@ -28,6 +28,7 @@ from service.policy import Policy
 from service.store import codec
 from service.store import repository as repo
 from service.store.repository import Store
+from service.timers import deadlines as timers
 
 log = logging.getLogger(__name__)
 
@@ -90,44 +91,74 @@ def _once(
             raise CustomerMismatch(
                 f"case {case_id} belongs to customer {case.customer_id}, not {event.customer_id}"
             )
-        customer_id = case.customer_id or event.customer_id
-        customer = CustomerState()
-        if customer_id is not None:
-            customer = repo.lock_customer(conn, customer_id, now)
-        agent_id = event.agent_id or case.state.current_agent
-        agent = (repo.load_agent(conn, agent_id) if agent_id else None) or AgentProfile(id=agent_id)
-
-        snapshot = Snapshot(case=case.state, customer=customer, agent=agent)
-        evaluation = decide.evaluate(policy, snapshot, event, case_id=case_id, now=now)
-        decision = evaluation.decision
-        seq = repo.insert_event(
-            conn,
-            {
-                "event_id": event.event_id,
-                "case_id": case_id,
-                "body_hash": digest,
-                "type": event.type,
-                "occurred_at": event.occurred_at,
-                "received_at": now,
-                "event": dict(body),
-                "decision_id": decision.decision_id,
-                "decision": codec.decision_to_json(decision),
-                "outcome": decision.outcome,
-                "customer_id": customer_id,
-                "rules_revision": decision.rules_revision,
-                "caller": caller,
-                # What replay re-decides the event from (docs/replay.md).
-                "snapshot": codec.snapshot_to_json(snapshot),
-            },
-            sorted({m.rule.id for m in decision.matched}),
+        decision, seq = decide_and_store(
+            conn, policy, case_id, case, event, body, digest, caller, now
         )
-        repo.save_case(conn, evaluation.after.case, customer_id, case.event_count + 1, now)
-        if customer_id is not None:
-            repo.save_customer(conn, evaluation.after.customer, now)
-        # Further writes of the decision in this transaction: the decision is stored
-        # and queued for webhooks, or neither.  (Timers' deadlines go here too.)
-        webhooks.queue_decision(conn, decision, customer_id=customer_id, time_driven=False, now=now)
-    return Ingested(decision, False, seq, customer_id)
+    return Ingested(decision, False, seq, case.customer_id or event.customer_id)
+
+
+def decide_and_store(
+    conn: sa.Connection,
+    policy: Policy,
+    case_id: str,
+    case: repo.LockedCase,
+    event: Event,
+    body: Mapping[str, Any],
+    digest: str,
+    caller: str | None,
+    now: datetime,
+    *,
+    timer: Mapping[str, str] | None = None,
+) -> tuple[decide.Decision, int]:
+    """Decide an event on a case locked in ``conn`` and store everything it changes.
+
+    The one write path of a decision, for posted events and for the timers'
+    deadline_reached events alike; return the decision and the event's seq.
+    """
+    customer_id = case.customer_id or event.customer_id
+    customer = CustomerState()
+    if customer_id is not None:
+        customer = repo.lock_customer(conn, customer_id, now)
+    agent_id = event.agent_id or case.state.current_agent
+    agent = (repo.load_agent(conn, agent_id) if agent_id else None) or AgentProfile(id=agent_id)
+
+    snapshot = Snapshot(case=case.state, customer=customer, agent=agent)
+    evaluation = decide.evaluate(policy, snapshot, event, case_id=case_id, now=now)
+    decision = evaluation.decision
+    if timer is not None:
+        decision = replace(decision, trigger="timer", timer=timer)
+    seq = repo.insert_event(
+        conn,
+        {
+            "event_id": event.event_id,
+            "case_id": case_id,
+            "body_hash": digest,
+            "type": event.type,
+            "occurred_at": event.occurred_at,
+            "received_at": now,
+            "event": dict(body),
+            "decision_id": decision.decision_id,
+            "decision": codec.decision_to_json(decision),
+            "outcome": decision.outcome,
+            "customer_id": customer_id,
+            "rules_revision": decision.rules_revision,
+            "caller": caller,
+            # What replay re-decides the event from (docs/replay.md).
+            "snapshot": codec.snapshot_to_json(snapshot),
+        },
+        sorted({m.rule.id for m in decision.matched}),
+    )
+    repo.save_case(conn, evaluation.after.case, customer_id, case.event_count + 1, now)
+    if customer_id is not None:
+        repo.save_customer(conn, evaluation.after.customer, now)
+    # Timers the event starts, restarts or stops: committed with the event or not at all.
+    timers.on_event(conn, policy, case_id, event, evaluation.facts, now)
+    # Stored and queued for webhooks in one transaction, or neither; a timer's
+    # decision is one nobody asked for (time_driven).
+    webhooks.queue_decision(
+        conn, decision, customer_id=customer_id, time_driven=timer is not None, now=now
+    )
+    return decision, seq
 
 
 def ingest(

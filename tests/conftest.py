@@ -34,6 +34,8 @@ def app(tmp_path: Path, policy: Policy) -> Iterator[Flask]:
             "DECISION_LOG": str(tmp_path / "decisions.jsonl"),
             "DATABASE_URL": f"sqlite:///{tmp_path / 'instance' / 'escalation.db'}",
             "DECISION_LOG_FLUSH_SECONDS": 0,
+            # Tests that need the timer claimer run it themselves.
+            "TIMER_POLL_SECONDS": 0,
         },
         policy=policy,
     )

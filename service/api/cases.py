@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint
 from marshmallow import ValidationError
 
-from schemas.api import CaseV1Schema, DecisionV1Schema, EventV1Schema, check_event_time
+from schemas.api import CaseEventV1Schema, CaseV1Schema, DecisionV1Schema, check_event_time
 from service.api import body
 from service.api.codes import ErrorCode
 from service.api.context import caller, services
@@ -19,7 +19,7 @@ from service.store import repository as repo
 
 bp = Blueprint("cases", __name__)
 # Reused: building a schema costs more than loading or dumping with it.
-EVENT_V1 = EventV1Schema()
+EVENT_V1 = CaseEventV1Schema()
 DECISION_V1 = DecisionV1Schema()
 CASE_V1 = CaseV1Schema(exclude=("decisions",))
 

@@ -45,6 +45,8 @@ def _level(value: float) -> int:
 
 def apply_event(snapshot: Snapshot, event: Event, signals: Iterable[str]) -> Snapshot:
     """Return the snapshot after ``event``, whose text carried ``signals``."""
+    if event.type == "deadline_reached":
+        return snapshot  # a timer falling due is not something the customer or agent did
     case, customer = snapshot.case, snapshot.customer
     names = set(signals)
     attrs = event.attributes

@@ -35,7 +35,14 @@ EVENT_TYPES: tuple[str, ...] = (
     "case_closed",
     "escalation_accepted",
     "escalation_resolved",
+    "agent_reply",
+    "callback_done",
+    # Server-generated when a timer's deadline falls due (service/timers); never posted.
+    "deadline_reached",
 )
+# Event types only the service itself creates.
+SERVER_EVENT_TYPES: frozenset[str] = frozenset({"deadline_reached"})
+TIMER_STATES: tuple[str, ...] = ("warning", "breached")
 CHANNELS: tuple[str, ...] = ("phone", "chat", "email", "in_person", "social_media")
 LIVE_CHANNELS: frozenset[str] = frozenset({"phone", "chat", "in_person"})
 TIERS: tuple[str, ...] = ("standard", "key_account")
@@ -168,11 +175,18 @@ FIELDS: dict[str, FieldSpec] = {
         ),
         _f("agent.skills", L, "The agent's skills, such as billing.", always=True),
         _f("signals", L, "Text signals detected in this event's text.", SIGNALS, always=True),
+        _f("timer.id", S, "With deadline_reached: the timer whose deadline fell due."),
+        _f(
+            "timer.state",
+            S,
+            "With deadline_reached: warning (a warn_at point) or breached (the target).",
+            TIMER_STATES,
+        ),
     )
 }
 
 ATTRIBUTE_PREFIX = "event.attributes."
-ROOTS: tuple[str, ...] = ("event", "case", "customer", "agent", "signals")
+ROOTS: tuple[str, ...] = ("event", "case", "customer", "agent", "signals", "timer")
 
 
 def lookup(path: str) -> FieldSpec | None:

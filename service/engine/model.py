@@ -138,10 +138,49 @@ class AgentLimits:
 
 
 @dataclass(frozen=True)
+class Calendar:
+    """Working time for business-time timers: a time zone, hours per weekday, public holidays.
+
+    ``hours`` holds, Monday first, each weekday's working hours as minutes after
+    midnight (opening, closing), or None for a day off.  Public holidays of
+    ``country`` (and ``subdivision``) are days off, from the ``holidays`` package.
+    """
+
+    id: str
+    time_zone: str
+    hours: tuple[tuple[int, int] | None, ...]
+    country: str | None = None
+    subdivision: str | None = None
+
+
+@dataclass(frozen=True)
 class Defaults:
-    """Rule-set wide defaults: the limits of an agent without a profile."""
+    """Rule-set wide defaults: the limits of an agent without a profile, business calendars."""
 
     agent_limits: AgentLimits = AgentLimits(max_complexity=3, max_hostility=3, max_minutes=45)
+    calendars: tuple[Calendar, ...] = ()
+
+
+@dataclass(frozen=True)
+class Timer:
+    """A deadline a start event sets on a case and a stop event clears (service/timers).
+
+    The target is ``target_minutes`` after the start event, or the time in the
+    start event's attribute ``target_attribute``; the breach falls ``grace_minutes``
+    after it, warnings at ``warn_at`` percent of the way to the target.
+    """
+
+    id: str
+    start: tuple[str, ...]
+    stop: tuple[str, ...]
+    target_minutes: int | None = None
+    target_attribute: str | None = None
+    business_minutes: int | None = None  # working time in ``calendar`` instead
+    calendar: str | None = None
+    grace_minutes: int = 0
+    warn_at: tuple[int, ...] = ()
+    when: Condition | None = None
+    source: Source = Source("<memory>", 0)
 
 
 @dataclass(frozen=True)
@@ -152,6 +191,7 @@ class RuleSet:
     revision: str
     defaults: Defaults = Defaults()
     files: tuple[str, ...] = ()
+    timers: tuple[Timer, ...] = ()
     by_id: Mapping[str, Rule] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:

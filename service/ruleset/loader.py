@@ -28,6 +28,7 @@ from service.engine.model import Defaults, Path, RuleSet, Source
 from service.ruleset.bundle import DEFAULTS_FILE, Bundle
 from service.ruleset.issues import InvalidFiles, Issue
 from service.ruleset.lexicons import load_file
+from service.ruleset.timers import ParsedTimer, check_timers, load_timers
 from service.ruleset.validate import ParsedRule, check_rules
 from service.ruleset.yamlsrc import Located, parse
 from service.signals.lexicon import Lexicon, LexiconFile
@@ -139,17 +140,21 @@ def load_bundle(bundle: Bundle) -> Loaded:
                 issues += _schema_issues(name, located, exc.messages, (), None)
 
     parsed: list[ParsedRule] = []
+    timers: list[ParsedTimer] = []
     rule_files = list(bundle.by_role("rules"))
     for path, raw in rule_files:
         name = bundle.display(path)
         located = _parse(name, raw, issues)
         if located is not None:
             parsed.extend(_load_rule_file(name, located, issues))
+            timers.extend(load_timers(name, located, issues))
 
     if not rule_files:
         issues.append(Issue(bundle.name or "rules", 1, "no rule files (*.yaml) found"))
     signals = lexicon.signals | frozenset(catalog.SIGNALS)
     issues.extend(check_rules(parsed, signals))
+    calendars = frozenset(calendar.id for calendar in defaults.calendars)
+    issues.extend(check_timers(timers, signals, calendars))
     if issues:
         raise InvalidFiles(issues)
     ruleset = RuleSet(
@@ -157,6 +162,7 @@ def load_bundle(bundle: Bundle) -> Loaded:
         revision=bundle.revision,
         defaults=defaults,
         files=tuple(bundle.display(p) for p in bundle.files),
+        timers=tuple(item.timer for item in timers),
     )
     return Loaded(ruleset=ruleset, lexicon=lexicon, bundle=bundle)
 
@@ -169,6 +175,8 @@ def _load_rule_file(name: str, located: Located, issues: list[Issue]) -> list[Pa
         issues.extend(_schema_issues(name, located, exc.messages, (), None))
         if not isinstance(data, dict) or not isinstance(data.get("rules"), list):
             return []
+    if "rules" not in data:
+        return []  # a file of timers only
     parsed = []
     for index, raw in enumerate(data["rules"]):
         line, column = located.at(("rules", index))

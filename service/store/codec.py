@@ -258,6 +258,8 @@ class StoredDecision:
     evaluated_at: datetime
     duration_ms: float
     duplicate: bool = False
+    trigger: str = "event"
+    timer: Mapping[str, str] | None = None
 
 
 # What the codec reads of a decision (service.decide.Decision, a layer above the store).
@@ -336,6 +338,10 @@ class DecisionLike(Protocol):
     def duration_ms(self) -> float: ...
     @property
     def duplicate(self) -> bool: ...
+    @property
+    def trigger(self) -> str: ...
+    @property
+    def timer(self) -> Mapping[str, str] | None: ...
 
 
 def decision_to_json(decision: DecisionLike) -> dict[str, Any]:
@@ -381,6 +387,8 @@ def decision_to_json(decision: DecisionLike) -> dict[str, Any]:
         "evaluated_at": stamp(decision.evaluated_at),
         "duration_ms": decision.duration_ms,
         "duplicate": decision.duplicate,
+        "trigger": decision.trigger,
+        **({"timer": dict(decision.timer)} if decision.timer is not None else {}),
     }
 
 
@@ -423,4 +431,6 @@ def decision_from_json(data: Mapping[str, Any]) -> StoredDecision:
         evaluated_at=parse_stamp(data["evaluated_at"]),
         duration_ms=float(data["duration_ms"]),
         duplicate=bool(data.get("duplicate", False)),
+        trigger=str(data.get("trigger", "event")),
+        timer=dict(data["timer"]) if data.get("timer") else None,
     )

@@ -171,3 +171,32 @@ webhook_deliveries = sa.Table(
     sa.Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
     sa.Index("ix_webhook_deliveries_endpoint_seq", "endpoint_seq", "seq"),
 )
+
+# Timer deadlines (service/timers): one row per warning and per breach a started
+# timer will fire, written in the transaction of the event that starts or stops it.
+deadlines = sa.Table(
+    "deadlines",
+    metadata,
+    sa.Column("id", sa.Integer, sa.Identity(), primary_key=True),
+    sa.Column("case_id", sa.String(200), sa.ForeignKey("cases.case_id"), nullable=False),
+    sa.Column("timer_id", sa.String(80), nullable=False),
+    # warning or breach
+    sa.Column("kind", sa.String(10), nullable=False),
+    # For a warning: the percentage of the way to the target.
+    sa.Column("percent", sa.Integer, nullable=True),
+    sa.Column("due_at", TIMESTAMP, nullable=False),
+    # pending, fired or cancelled
+    sa.Column("state", sa.String(10), nullable=False),
+    # The event that started the timer, and the channel it came on.
+    sa.Column("started_by", sa.String(200), nullable=False),
+    sa.Column("channel", sa.String(20), nullable=True),
+    sa.Column("rules_revision", sa.String(80), nullable=False),
+    sa.Column("created_at", TIMESTAMP, nullable=False),
+    sa.Column("updated_at", TIMESTAMP, nullable=False),
+    # The deadline_reached event it fired as, or the event that cancelled it.
+    sa.Column("closed_by", sa.String(200), nullable=True),
+    # The claimer's query: pending rows by due time.
+    sa.Index("ix_deadlines_state_due", "state", "due_at"),
+    # Starting and stopping a timer: the case's pending rows.
+    sa.Index("ix_deadlines_case_timer", "case_id", "timer_id", "state"),
+)

@@ -33,6 +33,8 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
                 "service.replay",
                 "service.activation",
                 "service.lint",
+                "service.timers",
+                "service.claimer",
                 "service.webhooks",
             }
         ),

@@ -388,7 +388,7 @@ def decision_to_json(decision: DecisionLike) -> dict[str, Any]:
         "duration_ms": decision.duration_ms,
         "duplicate": decision.duplicate,
         "trigger": decision.trigger,
-        **({"timer": dict(decision.timer)} if decision.timer is not None else {}),
+        "timer": dict(decision.timer) if decision.timer is not None else None,
     }
 
 

@@ -16,6 +16,7 @@ from schemas.api import CaseEventV1Schema, EventV1Schema
 from service.claimer import Claimer, Fired, fire
 from service.ingest import ingest
 from service.policy import Policy
+from service.store import codec
 from service.store import repository as repo
 from service.store.db import create_engine, migrate
 from service.store.repository import Store
@@ -68,7 +69,11 @@ def at(moment: datetime) -> Any:
 def timer_decisions(store: Store, case_id: str) -> list[dict[str, Any]]:
     with store.read() as conn:
         found = repo.list_decisions(conn, repo.DecisionQuery(case_id=case_id, limit=500))
-    return [d for _, d in found if d.get("trigger") == "timer"]
+    return [
+        codec.decision_to_json(row.decision)
+        for _, row in found
+        if row.decision.trigger == "timer"
+    ]
 
 
 def test_a_start_event_writes_its_deadlines_in_its_transaction(

@@ -69,8 +69,11 @@ def at(moment: datetime) -> Any:
 def timer_decisions(store: Store, case_id: str) -> list[dict[str, Any]]:
     with store.read() as conn:
         found = repo.list_decisions(conn, repo.DecisionQuery(case_id=case_id, limit=500))
-    stored = (codec.decision_to_json(row.decision) for _, row in found)
-    return [d for d in stored if d["trigger"] == "timer"]
+    return [
+        codec.decision_to_json(row.decision)
+        for _, row in found
+        if row.decision.trigger == "timer"
+    ]
 
 
 def test_a_start_event_writes_its_deadlines_in_its_transaction(

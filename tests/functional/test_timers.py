@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from standardwebhooks import Webhook
 
 from schemas.api import EventV1Schema
 from service.ingest import ingest
@@ -21,6 +22,7 @@ from service.policy import Policy
 from service.store.db import create_engine, migrate
 from service.store.repository import Store
 from service.store.schema import deadlines, events
+from tests.support.receiver import Receiver
 from tests.support.server import Server
 from tests.support.wait import wait_until
 
@@ -70,6 +72,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 
 def test_a_promised_call_back_not_made_fires_and_one_made_does_not(server: Server) -> None:
+    receiver = Receiver()
+    registered = server.client.put(
+        "/v1/webhooks/tickets", json={"url": receiver.url, "events": "time_driven"}
+    )
+    assert registered.status_code == 201, registered.text
+    hook = Webhook(registered.json()["secret"])
     now = datetime.now(UTC)
     promise = {"type": "callback_promised", "occurred_at": stamp(now), "channel": "phone"}
     # The kept promise is due first: had it not been cancelled, it would fire first.
@@ -120,6 +128,21 @@ def test_a_promised_call_back_not_made_fires_and_one_made_does_not(server: Serve
         message="the time-driven decision is not in the decision log",
     )
     assert timer_decisions(server, "CB-kept") == []
+
+    # The ticketing system hears of the decision it did not ask for, signed.
+    wait_until(
+        receiver.count,
+        timeout=WAIT_SECONDS,
+        message="the webhook receiver got nothing for the time-driven decision",
+    )
+    receiver.close()
+    assert server.client.delete("/v1/webhooks/tickets").status_code == 204
+    delivered = receiver.received[0]
+    message = hook.verify(delivered.body, delivered.headers)
+    assert message["type"] == "decision.time_driven"
+    assert message["data"]["decision_id"] == reminder["decision_id"]
+    assert delivered.headers["webhook-id"] == reminder["decision_id"]
+    assert {json.loads(r.body)["data"]["case_id"] for r in receiver.received} == {"CB-missed"}
 
 
 def test_an_email_unanswered_for_25_hours_breaches_the_response_policy_at_once(

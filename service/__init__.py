@@ -34,8 +34,8 @@ def create_app(
     from service.activation import Guard, replayer_for
     from service.api import context, errors, register_blueprints
     from service.api.openapi import build_spec
-    from service.claimer import Claimer, Fired
-    from service.decision_log import DecisionLog, Outbox, record
+    from service.claimer import Claimer, log_fired
+    from service.decision_log import DecisionLog, Outbox
     from service.policy import PolicyHolder, utc_now
     from service.store.db import create_engine, migrate
     from service.store.repository import Store
@@ -86,22 +86,10 @@ def create_app(
         sender.start(app.config["WEBHOOK_SEND_SECONDS"])
     claimer: Claimer | None = None
     if app.config["TIMER_POLL_SECONDS"] > 0:
-
-        def logged(fired: Fired) -> None:
-            decision_log.write(
-                record(
-                    fired.decision,
-                    fired.event,
-                    caller="timer",
-                    customer_id=fired.customer_id,
-                    dry_run=False,
-                    mask=decision_log.mask_text,
-                )
-            )
-            outbox.written(fired.seq)
-
         # Due deadlines fire from every worker; the database makes each fire once.
-        claimer = Claimer(store, lambda: policies.current, on_fired=logged, clock=now)
+        claimer = Claimer(
+            store, lambda: policies.current, on_fired=log_fired(decision_log, outbox), clock=now
+        )
         claimer.start(app.config["TIMER_POLL_SECONDS"])
     app.extensions["timer_claimer"] = claimer
     guard = Guard(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 from typing import Any
 
 from flask import Blueprint, current_app, request
@@ -19,6 +18,7 @@ from schemas.activation import (
 from schemas.api import RuleIssueV1Schema, ValidationResultV1Schema
 from service import activation
 from service.api import body
+from service.api.auth import require_admin
 from service.api.codes import ErrorCode
 from service.api.context import caller, services
 from service.api.errors import ApiError
@@ -33,21 +33,6 @@ VALIDATE_V1 = ValidateRequestV1Schema()
 ISSUES_V1 = RuleIssueV1Schema(many=True)
 RELOAD_QUERY_V1 = ReloadQueryV1Schema()
 REVISIONS_QUERY_V1 = RevisionsQueryV1Schema()
-
-
-def _authorise() -> None:
-    """Require the admin token for changes, when one is configured."""
-    token = current_app.config.get("ADMIN_TOKEN")
-    if not token:
-        return
-    given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-    if not hmac.compare_digest(given.encode(), str(token).encode()):
-        raise ApiError(
-            401,
-            ErrorCode.UNAUTHORIZED,
-            "Unauthorized",
-            "send the admin token as Authorization: Bearer <token>",
-        )
 
 
 def _summary(policy: Policy) -> dict[str, Any]:
@@ -157,7 +142,7 @@ def _activate(candidate: Policy, action: str, force: bool) -> dict[str, Any]:
 @bp.post("/v1/rules/reload")
 def reload_rules() -> dict[str, Any]:
     """Validate, compile and activate the rule files on disk for every worker and server."""
-    _authorise()
+    require_admin()
     force = body.validate(RELOAD_QUERY_V1, request.args.to_dict())["force"]
     svc = services()
     holder = svc.policies
@@ -172,7 +157,7 @@ def reload_rules() -> dict[str, Any]:
 @bp.post("/v1/rules/activate")
 def activate_rules() -> dict[str, Any]:
     """Activate a bundle sent in the body, or roll back to an earlier revision by id."""
-    _authorise()
+    require_admin()
     payload = _bundle_body(ACTIVATE_V1)
     holder = services().policies
     if "revision" in payload:

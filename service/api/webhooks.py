@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import hmac
 from typing import Any
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, request
 
 from schemas.webhooks import (
     DeliveryPageV1Schema,
@@ -17,6 +16,7 @@ from schemas.webhooks import (
     WebhookV1Schema,
 )
 from service.api import body
+from service.api.auth import require_admin
 from service.api.codes import ErrorCode
 from service.api.context import services
 from service.api.errors import ApiError
@@ -24,25 +24,8 @@ from service.store import webhooks as db
 from service.webhooks import outbox, rules
 
 bp = Blueprint("webhooks", __name__)
-
-
-@bp.before_request
-def _authorise() -> None:
-    """Require the admin token, when one is configured: endpoints choose where decisions go.
-
-    The same check as the rules endpoints'; the API-key scopes will replace both.
-    """
-    token = current_app.config.get("ADMIN_TOKEN")
-    if not token:
-        return
-    given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-    if not hmac.compare_digest(given.encode(), str(token).encode()):
-        raise ApiError(
-            401,
-            ErrorCode.UNAUTHORIZED,
-            "Unauthorized",
-            "send the admin token as Authorization: Bearer <token>",
-        )
+# Endpoints choose where decisions go: every webhook route is a change of the service.
+bp.before_request(require_admin)
 
 
 def _not_found(webhook_id: str) -> ApiError:

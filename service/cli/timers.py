@@ -11,11 +11,11 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from service.claimer import Claimer, Fired
+from service.claimer import Claimer, log_fired
 from service.cli.common import DEFAULT_RULES
 from service.cli.migrate import database_url, instance_path
 from service.config import defaults
-from service.decision_log import DecisionLog, Outbox, record
+from service.decision_log import DecisionLog, Outbox
 from service.policy import PolicyHolder
 from service.store.db import create_engine, migrate
 from service.store.repository import Store
@@ -54,20 +54,7 @@ def main(args: argparse.Namespace) -> int:
     )
     outbox = Outbox(store, decision_log)
 
-    def logged(fired: Fired) -> None:
-        decision_log.write(
-            record(
-                fired.decision,
-                fired.event,
-                caller="timer",
-                customer_id=fired.customer_id,
-                dry_run=False,
-                mask=decision_log.mask_text,
-            )
-        )
-        outbox.written(fired.seq)
-
-    claimer = Claimer(store, lambda: policies.current, on_fired=logged)
+    claimer = Claimer(store, lambda: policies.current, on_fired=log_fired(decision_log, outbox))
     if args.once:
         print(f"fired {claimer.poll()} deadline(s)")
         return 0

@@ -24,17 +24,17 @@ def policy() -> Policy:
     return build_policy(RULES)
 
 
-@pytest.fixture
-def app(tmp_path: Path, policy: Policy) -> Iterator[Flask]:
-    """Return an application with its own instance folder and decision log."""
+def open_app(tmp_path: Path, policy: Policy, url: str) -> Iterator[Flask]:
+    """Yield an application on the database at ``url`` with its own instance folder, then close it."""
     application = create_app(
         {
             "TESTING": True,
             "INSTANCE_PATH": str(tmp_path / "instance"),
             "DECISION_LOG": str(tmp_path / "decisions.jsonl"),
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'instance' / 'escalation.db'}",
+            "DATABASE_URL": url,
             "DECISION_LOG_FLUSH_SECONDS": 0,
-            # Tests that need the timer claimer run it themselves.
+            # Tests that need the timer claimer run it themselves: a deadline
+            # firing in the background would add decisions a test does not expect.
             "TIMER_POLL_SECONDS": 0,
         },
         policy=policy,
@@ -45,6 +45,22 @@ def app(tmp_path: Path, policy: Policy) -> Iterator[Flask]:
     application.extensions["webhook_sender"].stop()
     services.decision_log.close()
     services.store.engine.dispose()
+
+
+@pytest.fixture
+def app(tmp_path: Path, policy: Policy) -> Iterator[Flask]:
+    """Return an application on a SQLite file with its own instance folder and decision log."""
+    yield from open_app(tmp_path, policy, f"sqlite:///{tmp_path / 'instance' / 'escalation.db'}")
+
+
+@pytest.fixture(params=("sqlite", "postgres"))
+def backend_app(request: pytest.FixtureRequest, tmp_path: Path, policy: Policy) -> Iterator[Flask]:
+    """Return an application on a fresh SQLite file or PostgreSQL schema."""
+    # Imported here: the module is also this suite's plugin, loaded (and
+    # assert-rewritten) by pytest after this file.
+    from tests.support.databases import database_url
+
+    yield from open_app(tmp_path, policy, database_url(request.param, tmp_path, request))
 
 
 @pytest.fixture

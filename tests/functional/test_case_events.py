@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,27 +10,13 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from service import create_app
-from tests.support.databases import BACKENDS, database_url
 from tests.support.events import at, body
 
 
-@pytest.fixture(params=BACKENDS)
-def app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flask]:
-    """Return an application on a fresh SQLite file or PostgreSQL schema."""
-    application = create_app(
-        {
-            "TESTING": True,
-            "INSTANCE_PATH": str(tmp_path / "instance"),
-            "DECISION_LOG": str(tmp_path / "decisions.jsonl"),
-            "DATABASE_URL": database_url(request.param, tmp_path, request),
-            "DECISION_LOG_FLUSH_SECONDS": 0,
-        }
-    )
-    yield application
-    services = application.extensions["escalation"]
-    services.decision_log.close()
-    services.store.engine.dispose()
+@pytest.fixture
+def app(backend_app: Flask) -> Flask:
+    """Run every test of this module on SQLite and on PostgreSQL."""
+    return backend_app
 
 
 def post(client: FlaskClient, case_id: str, event: dict[str, Any]) -> Any:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,30 +10,17 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from schemas.api import EventV1Schema
-from service import create_app, decide
+from service import decide
 from service.cases.model import AgentProfile, CaseState, Snapshot
 from service.store import codec
 from service.store import repository as repo
-from tests.support.databases import BACKENDS, database_url
 from tests.support.events import at, body
 
 
-@pytest.fixture(params=BACKENDS)
-def app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flask]:
-    """Return an application on a fresh SQLite file or PostgreSQL schema."""
-    application = create_app(
-        {
-            "TESTING": True,
-            "INSTANCE_PATH": str(tmp_path / "instance"),
-            "DECISION_LOG": str(tmp_path / "decisions.jsonl"),
-            "DATABASE_URL": database_url(request.param, tmp_path, request),
-            "DECISION_LOG_FLUSH_SECONDS": 0,
-        }
-    )
-    yield application
-    services = application.extensions["escalation"]
-    services.decision_log.close()
-    services.store.engine.dispose()
+@pytest.fixture
+def app(backend_app: Flask) -> Flask:
+    """Run every test of this module on SQLite and on PostgreSQL."""
+    return backend_app
 
 
 def post(client: FlaskClient, case_id: str, event: dict[str, Any]) -> Any:

@@ -84,8 +84,15 @@ class Bundle:
 
     @classmethod
     def from_text(cls, files: Mapping[str, str], name: str = "rules") -> Bundle:
-        """Build a bundle from stored or posted text files."""
-        return cls({path: text.encode("utf-8") for path, text in files.items()}, name=name)
+        """Build a bundle from stored or posted text files.
+
+        A lone surrogate (JSON allows "\\ud800") is kept as bytes that are not
+        UTF-8, so loading reports the file like any other that is not text.
+        """
+        return cls(
+            {path: text.encode("utf-8", "surrogatepass") for path, text in files.items()},
+            name=name,
+        )
 
 
 def revision_of(files: Mapping[str, bytes]) -> str:

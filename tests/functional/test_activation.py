@@ -6,6 +6,7 @@ each with its own copy of the rules folder, on SQLite and on PostgreSQL.
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -424,3 +425,24 @@ def test_revisions_page_with_a_cursor(pair: tuple[Flask, Flask]) -> None:
     assert first["activations"][1]["revision"] == raised.get_json()["revision"]
     assert [a["action"] for a in rest["activations"]] == ["seed"]
     assert rest["next_before"] is None
+
+
+@pytest.mark.parametrize(
+    ("path", "wrap"),
+    [
+        ("/v1/rules/activate", lambda files: {"files": files}),
+        ("/v1/rules/validate", lambda files: {"files": files}),
+        ("/v1/evaluate", lambda files: {"event": wire_event(event_id="s"), "rules": {"files": files}}),
+    ],
+)
+def test_a_bundle_file_with_a_lone_surrogate_is_named_not_a_500(
+    pair: tuple[Flask, Flask], path: str, wrap: Any
+) -> None:
+    raw = json.dumps(wrap({"odd.yaml": "\ud800"}))  # ensure_ascii keeps the escape
+
+    response = pair[0].test_client().post(path, data=raw, content_type="application/json")
+
+    body = response.get_json()
+    issues = body["issues"]
+    assert response.status_code == (200 if path.endswith("validate") else 422)
+    assert [(i["file"], "not UTF-8" in i["message"]) for i in issues] == [("rules/odd.yaml", True)]

@@ -7,7 +7,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from schemas.api import REVISION, RuleIssueV1Schema, RulesetV1Schema, bundle_files
-from schemas.common import StrictSchema
+from schemas.common import StrictSchema, cursor
 
 
 class ActivateRequestV1Schema(StrictSchema):
@@ -47,11 +47,7 @@ class RevisionsQueryV1Schema(StrictSchema):
         validate=validate.Range(1, 200, error="limit lies between 1 and 200"),
         error_messages={"invalid": "expected a whole number"},
     )
-    before = fields.Integer(
-        validate=validate.Range(1, 2**62, error="expected a next_before cursor"),
-        error_messages={"invalid": "expected a whole number"},
-        metadata={"description": "Cursor: next_before of the previous page."},
-    )
+    before = cursor(1, "Cursor: next_before of the previous page.")
 
 
 class ValidateRequestV1Schema(StrictSchema):

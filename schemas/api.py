@@ -22,7 +22,7 @@ from marshmallow import (
     validates_schema,
 )
 
-from schemas.common import Choice, StrictSchema, integer, number, string
+from schemas.common import Choice, StrictSchema, cursor, integer, number, string
 from service.cases.model import (
     AgentProfile,
     CaseState,
@@ -763,11 +763,7 @@ class DecisionQueryV1Schema(StrictSchema):
     since = AwareDateTime()
     until = AwareDateTime()
     # Query strings carry text, so these integers are parsed from it.
-    after = fields.Integer(
-        validate=validate.Range(0, error="expected 0 or more"),
-        error_messages={"invalid": "expected a whole number"},
-        metadata={"description": "Cursor: next_after of the previous page."},
-    )
+    after = cursor(0, "Cursor: next_after of the previous page.")
     limit = fields.Integer(
         load_default=50,
         validate=validate.Range(1, 500, error="limit lies between 1 and 500"),

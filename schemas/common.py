@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
@@ -74,6 +75,19 @@ def integer(**kwargs: Any) -> fields.Integer:
     """Return a strict integer field with plain-words errors."""
     return fields.Integer(
         strict=True, error_messages=_messages({"invalid": "expected a whole number"}), **kwargs
+    )
+
+
+# Cursors are row ids: a 64-bit signed integer in either database.
+MAX_CURSOR = 2**63 - 1
+
+
+def cursor(minimum: int, description: str) -> fields.Integer:
+    """Return a paging cursor read from a query string, bounded so no database overflows."""
+    return fields.Integer(
+        validate=validate.Range(minimum, MAX_CURSOR, error=f"expected a cursor from {minimum}"),
+        error_messages={"invalid": "expected a whole number"},
+        metadata={"description": description},
     )
 
 
@@ -176,3 +190,37 @@ def field_name(path: Iterable[str | int]) -> str:
     for part in path:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out
+
+
+# A \uD800-\uDFFF escape: the only way a JSON text can carry a lone surrogate.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def lone_surrogates(raw: bytes, data: Any) -> list[str]:
+    """Return the fields of parsed JSON whose key or text holds a lone surrogate.
+
+    JSON may escape half of a UTF-16 pair on its own ("\\ud800"), which is no
+    Unicode text at all: it cannot be stored, logged or answered.  ``raw`` is
+    checked first so that ordinary bodies cost one scan of their bytes.
+    """
+    if not _SURROGATE_ESCAPE.search(raw):
+        return []
+    found: list[str] = []
+
+    def walk(value: Any, path: tuple[str | int, ...]) -> None:
+        if isinstance(value, str):
+            if _LONE_SURROGATE.search(value):
+                found.append(field_name(path) or "(body)")
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                safe_key = key if not _LONE_SURROGATE.search(key) else "(key)"
+                if safe_key != key:
+                    found.append(field_name((*path, safe_key)))
+                walk(item, (*path, safe_key))
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                walk(item, (*path, index))
+
+    walk(data, ())
+    return found

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 from marshmallow import Schema, ValidationError, fields, validate
 
-from schemas.common import Choice, StrictSchema, string
+from schemas.common import Choice, StrictSchema, cursor, string
 
 DELIVERY_STATUSES = ("pending", "delivered", "failed", "cancelled")
 EVENT_FILTERS = ("all", "escalations", "time_driven")
@@ -144,11 +144,7 @@ class DeliveryQueryV1Schema(StrictSchema):
 
     status = string(validate=Choice(DELIVERY_STATUSES, "status"))
     # Query strings carry text, so these integers are parsed from it.
-    before = fields.Integer(
-        validate=validate.Range(1, error="expected 1 or more"),
-        error_messages={"invalid": "expected a whole number"},
-        metadata={"description": "Cursor: next_before of the previous page."},
-    )
+    before = cursor(1, "Cursor: next_before of the previous page.")
     limit = fields.Integer(
         load_default=50,
         validate=validate.Range(1, 200, error="limit lies between 1 and 200"),

@@ -8,7 +8,7 @@ from typing import Any
 from flask import request
 from marshmallow import Schema, ValidationError
 
-from schemas.common import StrictJSONError, strict_json
+from schemas.common import StrictJSONError, lone_surrogates, strict_json
 from service.api.codes import ErrorCode
 from service.api.errors import ApiError, validation_error
 
@@ -36,6 +36,18 @@ def json_body() -> dict[str, Any]:
             "The request is not valid",
             "the body must be a JSON object",
             [{"field": "(body)", "message": "expected a JSON object"}],
+        )
+    broken = lone_surrogates(raw, data)
+    if broken:
+        raise ApiError(
+            422,
+            ErrorCode.VALIDATION_FAILED,
+            "The request is not valid",
+            f"invalid fields: {', '.join(broken)}",
+            [
+                {"field": name, "message": "not valid Unicode text (a lone surrogate escape)"}
+                for name in broken
+            ],
         )
     return data
 

@@ -82,7 +82,10 @@ def problem(error: ApiError) -> Response:
     )
     body.update(error.extra)
     return Response(
-        json.dumps(body, ensure_ascii=False), status=error.status, mimetype=PROBLEM_JSON
+        # backslashreplace: a problem document is always sent, whatever text it echoes.
+        json.dumps(body, ensure_ascii=False).encode("utf-8", "backslashreplace"),
+        status=error.status,
+        mimetype=PROBLEM_JSON,
     )
 
 

@@ -30,11 +30,16 @@ def parse_time(value: object) -> datetime | None:
         return None
     try:
         parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
+        if parsed.tzinfo is None:
+            return None
+        return parsed.astimezone(UTC)
+    except (ValueError, OverflowError):  # not a time, or one past year 1 or 9999 in UTC
         return None
-    if parsed.tzinfo is None:
-        return None
-    return parsed.astimezone(UTC)
+
+
+# A target further than this from the start is no promise a timer can keep; it is
+# treated like a missing time (and keeps every due time far inside what dates hold).
+MAX_TARGET_DISTANCE = timedelta(days=366)
 
 
 # A business target is found within this many days, or the calendar has (almost) no working time.
@@ -113,7 +118,7 @@ def due_times(
     target.  None when the target is a time the event does not carry.
     """
     target = target_of(timer, started_at, attributes, calendars)
-    if target is None:
+    if target is None or abs(target - started_at) > MAX_TARGET_DISTANCE:
         return None
     if timer.business_minutes is not None:
         assert timer.calendar is not None

@@ -20,7 +20,9 @@ from flask.testing import FlaskClient
 from service import create_app
 from service.engine import durable_backend
 from service.policy import Policy
+from service.ruleset import loader
 from service.ruleset.bundle import Bundle
+from service.ruleset.issues import InvalidFiles
 from tests.factories import RULES, wire_event
 from tests.support.databases import BACKENDS, database_url
 
@@ -442,7 +444,13 @@ def test_a_bundle_file_with_a_lone_surrogate_is_named_not_a_500(
 
     response = pair[0].test_client().post(path, data=raw, content_type="application/json")
 
-    body = response.get_json()
-    issues = body["issues"]
-    assert response.status_code == (200 if path.endswith("validate") else 422)
-    assert [(i["file"], "not UTF-8" in i["message"]) for i in issues] == [("rules/odd.yaml", True)]
+    assert response.status_code == 422
+    fields = [e["field"] for e in response.get_json()["errors"]]
+    assert fields == [("rules." if path == "/v1/evaluate" else "") + "files.odd.yaml"]
+
+
+def test_a_bundle_read_from_text_with_a_lone_surrogate_is_not_utf8() -> None:
+    with pytest.raises(InvalidFiles) as caught:
+        loader.load_bundle(Bundle.from_text({"odd.yaml": "\ud800"}))
+
+    assert "not UTF-8" in caught.value.issues[0].message

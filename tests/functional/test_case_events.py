@@ -322,3 +322,25 @@ def test_a_one_megabyte_message_is_refused_before_anything_is_stored(client: Fla
     assert response.status_code == 413
     assert response.get_json()["code"] == "payload_too_large"
     assert client.get("/v1/cases/C-big").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "callback_at", ["9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00", "9999-12-31T23:55:00Z"]
+)
+def test_a_call_back_time_past_what_dates_hold_starts_no_timer(
+    client: FlaskClient, callback_at: str
+) -> None:
+    event = body(type="callback_promised", attributes={"callback_at": callback_at})
+
+    response = client.post("/v1/cases/C-far/events", json=event)
+
+    assert response.status_code == 201
+
+
+def test_a_lone_surrogate_anywhere_in_an_event_names_its_field(client: FlaskClient) -> None:
+    raw = json.dumps(body(text="half an emoji \ud83d", attributes={"topic": "\udc00"}))
+
+    response = client.post("/v1/cases/C-s/events", data=raw, content_type="application/json")
+
+    assert response.status_code == 422
+    assert [e["field"] for e in response.get_json()["errors"]] == ["text", "attributes.topic"]

@@ -71,6 +71,12 @@ def test_no_usable_time_starts_nothing() -> None:
     assert due_times(promised, START, {"callback_at": "tomorrow at ten"}) is None
     assert due_times(promised, START, {"callback_at": "2026-11-30T10:00:00"}) is None  # no zone
     assert due_times(promised, START, {"callback_at": 1764500000}) is None
+    # Past what dates hold once in UTC, or too far off to be a promise.
+    assert due_times(promised, START, {"callback_at": "9999-12-31T23:59:59-14:00"}) is None
+    assert due_times(promised, START, {"callback_at": "0001-01-01T00:00:00+14:00"}) is None
+    assert due_times(promised, START, {"callback_at": "9999-12-31T23:55:00Z"}) is None
+    assert due_times(promised, START, {"callback_at": "2025-11-28T10:00:00Z"}) is None
+    assert due_times(promised, START, {"callback_at": "2027-12-02T10:00:00Z"}) is None
 
 
 def test_parse_time_returns_utc() -> None:

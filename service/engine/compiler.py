@@ -46,6 +46,11 @@ from service.engine.model import (
 MAX_FACT_KEYS = 240  # error 302 at 253 keys per message
 MAX_TERMS_PER_RULE = 64  # our own bound on DNF growth, to keep rules explainable
 MAX_ENGINE_RULES = 4000  # MAX_ACTIONS is 4096 per ruleset
+# A rule set larger than one engine ruleset is split into partitions of at most
+# this many engine rules, each its own durable ruleset, routed by one field.
+PARTITION_SIZE = 1000
+# Past one ruleset's limits the ceiling is memory and compile time, not the engine.
+MAX_TOTAL_ENGINE_RULES = 100_000
 MAX_SIBLINGS = 480  # a node with 512 children loops forever on the first post
 MAX_SHARED_ENDINGS = 240  # BETA_LIST_LENGTH is 256
 MAX_MATCH_STACK = 60  # error 303 when 64 conditions wait on the match stack
@@ -115,9 +120,27 @@ Formula = Lit | bool | tuple[str, tuple["Formula", ...]]
 Term = frozenset[Lit]
 
 
+@dataclass(frozen=True)
+class Partition:
+    """One durable ruleset of a compiled rule set, and the facts it can match.
+
+    ``route_values`` are the values of the routing key for which some rule of
+    the partition can match; ``None`` means any fact (rules that test the
+    routing key with no equality are in such partitions).
+    """
+
+    definition: dict[str, dict[str, object]]
+    route_values: frozenset[Scalar] | None
+
+
 @dataclass
 class CompiledRuleSet:
-    """Everything the engine backend and the fact builder need for one revision."""
+    """Everything the engine backend and the fact builder need for one revision.
+
+    ``definition`` holds every engine rule; ``partitions`` split it into
+    durable rulesets within the engine's limits (one partition for most sets),
+    and ``route_key`` names the fact key that picks the partitions to run.
+    """
 
     revision: str
     definition: dict[str, dict[str, object]]
@@ -126,6 +149,8 @@ class CompiledRuleSet:
     engine_rules: dict[str, str]  # engine rule name -> rule id
     field_types: dict[str, FieldType | None]
     stats: dict[str, int] = field(default_factory=dict)
+    partitions: tuple[Partition, ...] = ()
+    route_key: str | None = None
 
 
 def field_types(ruleset: RuleSet) -> dict[str, FieldType | None]:
@@ -323,8 +348,12 @@ def _ordered(term: Term, frequency: Counter[str]) -> list[Lit]:
     )
 
 
-def compile_ruleset(ruleset: RuleSet) -> CompiledRuleSet:
-    """Compile every rule; raise CompileError listing every rule the engine could not run."""
+def compile_ruleset(ruleset: RuleSet, *, partition_size: int = PARTITION_SIZE) -> CompiledRuleSet:
+    """Compile every rule; raise CompileError listing every rule the engine could not run.
+
+    A set of more than ``partition_size`` engine rules is split into several
+    durable rulesets (docs/durable-rules.md, "Partitions").
+    """
     types = field_types(ruleset)
     layout = _Layout(types)
     problems: list[tuple[str | None, str]] = []
@@ -348,19 +377,17 @@ def compile_ruleset(ruleset: RuleSet) -> CompiledRuleSet:
     )
     definition: dict[str, dict[str, object]] = {}
     engine_rules: dict[str, str] = {}
-    chains: list[tuple[str, list[Lit]]] = []
+    chains: list[tuple[str, str, list[Lit]]] = []
     for rule, terms in rule_terms:
         for term in terms:
             name = f"t{len(engine_rules)}"
             chain = _ordered(term, frequency)
             engine_rules[name] = rule.id
-            chains.append((rule.id, chain))
+            chains.append((name, rule.id, chain))
             definition[name] = {
                 "all": [{"m": {"$and": [{MARKER: 1}, *(lit.to_engine() for lit in chain)]}}]
             }
-    # The eviction rule matches every fact, so an action always runs: durable
-    # segfaults in delete_state for a state where no action ever ran.
-    definition[EVICT_RULE] = {"pri": 65000, "all": [{"m": {MARKER: 1}}]}
+    definition[EVICT_RULE] = EVICT_DEFINITION
 
     keys = (
         3 + len(layout.features) + sum(1 + (s.presence is not None) for s in layout.slots.values())
@@ -369,15 +396,25 @@ def compile_ruleset(ruleset: RuleSet) -> CompiledRuleSet:
         problems.append(
             (None, f"the rules read {keys} fact fields; the engine takes at most {MAX_FACT_KEYS}")
         )
-    if len(engine_rules) + 1 > MAX_ENGINE_RULES:
+    if len(engine_rules) > MAX_TOTAL_ENGINE_RULES:
         problems.append(
             (
                 None,
                 f"the rules expand to {len(engine_rules)} engine rules; "
-                f"the engine takes at most {MAX_ENGINE_RULES}",
+                f"the service takes at most {MAX_TOTAL_ENGINE_RULES}",
             )
         )
-    problems.extend(check_network(chains))
+    size = max(1, min(partition_size, MAX_ENGINE_RULES - 1))
+    route_key, groups = _partition(chains, size)
+    partitions = []
+    for names, values in groups:
+        part_chains = [(rule_id, chain) for name, rule_id, chain in chains if name in names]
+        problems.extend(p for p in check_network(part_chains) if p not in problems)
+        part = {name: definition[name] for name in sorted(names, key=lambda n: int(n[1:]))}
+        # The eviction rule matches every fact, so an action always runs: durable
+        # segfaults in delete_state for a state where no action ever ran.
+        part[EVICT_RULE] = EVICT_DEFINITION
+        partitions.append(Partition(part, values))
     if problems:
         raise CompileError(problems)
     return CompiledRuleSet(
@@ -387,8 +424,74 @@ def compile_ruleset(ruleset: RuleSet) -> CompiledRuleSet:
         features=tuple(layout.features.values()),
         engine_rules=engine_rules,
         field_types=types,
-        stats={"rules": len(ruleset.rules), "engine_rules": len(engine_rules), "fact_keys": keys},
+        stats={
+            "rules": len(ruleset.rules),
+            "engine_rules": len(engine_rules),
+            "fact_keys": keys,
+            "partitions": len(partitions),
+        },
+        partitions=tuple(partitions),
+        route_key=route_key,
     )
+
+
+EVICT_DEFINITION: dict[str, object] = {"pri": 65000, "all": [{"m": {MARKER: 1}}]}
+
+
+def _route_value(chain: Sequence[Lit], key: str) -> Scalar | None:
+    for lit in chain:
+        if lit.key == key and lit.op == "eq" and not isinstance(lit.value, KeyRef):
+            return lit.value
+    return None
+
+
+def _partition(
+    chains: Sequence[tuple[str, str, Sequence[Lit]]], size: int
+) -> tuple[str | None, list[tuple[set[str], frozenset[Scalar] | None]]]:
+    """Split engine rules into groups of at most ``size``, routed by one fact key.
+
+    The routing key is the value field most engine rules test for equality
+    (typically ``event.type``): a fact then runs only the partitions holding
+    rules for its value, plus those whose rules do not test that key.  Each
+    value's rules are kept together where they fit, so most facts run one
+    partition; a value with more rules than fit is spread over several.
+    """
+    names = [name for name, _, _ in chains]
+    if len(chains) + 1 <= size:
+        return None, [(set(names), None)]
+    counts: Counter[str] = Counter(
+        lit.key
+        for _, _, chain in chains
+        for lit in chain
+        if lit.key.startswith("v") and lit.op == "eq" and not isinstance(lit.value, KeyRef)
+    )
+    route_key = counts.most_common(1)[0][0] if counts else None
+    by_value: dict[Scalar, list[str]] = defaultdict(list)
+    anywhere: list[str] = []
+    for name, _, chain in chains:
+        value = _route_value(chain, route_key) if route_key else None
+        if value is None:
+            anywhere.append(name)
+        else:
+            by_value[value].append(name)
+    groups: list[tuple[set[str], frozenset[Scalar] | None]] = []
+    room = size - 1  # each partition has its own eviction rule
+    for start in range(0, len(anywhere), room):
+        groups.append((set(anywhere[start : start + room]), None))
+    # First fit, largest values first: values share a partition while they fit.
+    open_parts: list[tuple[set[str], set[Scalar]]] = []
+    for value, members in sorted(by_value.items(), key=lambda kv: (-len(kv[1]), repr(kv[0]))):
+        for start in range(0, len(members), room):
+            piece = members[start : start + room]
+            for part_names, values in open_parts:
+                if len(part_names) + len(piece) <= room:
+                    part_names.update(piece)
+                    values.add(value)
+                    break
+            else:
+                open_parts.append((set(piece), {value}))
+    groups.extend((part_names, frozenset(values)) for part_names, values in open_parts)
+    return route_key, groups
 
 
 @dataclass

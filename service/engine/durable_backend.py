@@ -36,7 +36,7 @@ import weakref
 
 import durable_rules_engine as _engine
 
-from service.engine.compiler import EVICT_RULE, MARKER, CompiledRuleSet
+from service.engine.compiler import EVICT_RULE, MARKER, CompiledRuleSet, Partition
 from service.engine.facts import Facts, engine_fact
 
 log = logging.getLogger(__name__)
@@ -85,20 +85,19 @@ class EngineError(RuntimeError):
     """The engine failed to evaluate; never to be read as 'no rule matched'."""
 
 
-class DurableEngine:
-    """One compiled rule-set revision loaded into durable-rules."""
+class _Ruleset:
+    """One durable ruleset (a partition of a revision) and its one live session."""
 
-    def __init__(self, compiled: CompiledRuleSet) -> None:
-        self.compiled = compiled
-        self._definition = json.dumps(compiled.definition, ensure_ascii=False)
+    def __init__(self, revision: str, definition: dict[str, dict[str, object]]) -> None:
+        self.revision = revision
+        self._definition = json.dumps(definition, ensure_ascii=False)
         self._sessions = itertools.count()
         self.sid = ""
         self.leaked_states = 0
         self._pid = -1
         self._handle = -1
-        self._finalizer: weakref.finalize[[int, int], DurableEngine] | None = None
-        with ENGINE_LOCK:
-            self._build()
+        self._finalizer: weakref.finalize[[int, int], _Ruleset] | None = None
+        self._build()
 
     def _build(self) -> None:
         global _rulesets_built
@@ -106,7 +105,7 @@ class DurableEngine:
             # The poisoned ruleset being replaced is freed with the other collected ones.
             self._finalizer()
         _free_buried()
-        name = f"escalation-{self.compiled.revision[-12:]}-{next(_ruleset_names)}"
+        name = f"escalation-{self.revision[-12:]}-{next(_ruleset_names)}"
         try:
             self._handle = _engine.create_ruleset(name, self._definition)
         except Exception as exc:  # durable raises its own RulesError
@@ -118,23 +117,19 @@ class DurableEngine:
         self.leaked_states = 0
         self.sid = f"s{next(self._sessions)}"
 
-    def match(self, facts: Facts) -> frozenset[str]:
-        """Return the ids of every rule whose condition holds for ``facts``."""
-        with ENGINE_LOCK:
-            _free_buried()
-            if self._pid != os.getpid():
-                # A forked child: the parent's ruleset is not ours to free or use.
-                if self._finalizer is not None:
-                    self._finalizer.detach()
-                    self._finalizer = None
-                self._build()
-            elif self.leaked_states >= MAX_LEAKED_STATES:
-                # A poisoned engine: start from a fresh ruleset.
-                self._build()
-            payload = json.dumps(engine_fact(self.compiled, facts, self.sid), ensure_ascii=False)
-            names = self._evaluate(payload)
-        rules = self.compiled.engine_rules
-        return frozenset(rules[name] for name in names if name != EVICT_RULE)
+    def match(self, fact: dict[str, object]) -> list[str]:
+        """Return the engine rule names that fire for ``fact``; call with ENGINE_LOCK held."""
+        if self._pid != os.getpid():
+            # A forked child: the parent's ruleset is not ours to free or use.
+            if self._finalizer is not None:
+                self._finalizer.detach()
+                self._finalizer = None
+            self._build()
+        elif self.leaked_states >= MAX_LEAKED_STATES:
+            # A poisoned engine: start from a fresh ruleset.
+            self._build()
+        fact["sid"] = self.sid
+        return self._evaluate(json.dumps(fact, ensure_ascii=False))
 
     def _evaluate(self, payload: str) -> list[str]:
         try:
@@ -181,27 +176,93 @@ class DurableEngine:
         self.leaked_states += 1
 
     def live_facts(self) -> int:
-        """Return how many facts the engine holds in its session (used by the tests)."""
-        with ENGINE_LOCK:
-            return len(json.loads(_engine.get_facts(self._handle, self.sid)))
+        """Return how many facts the session holds; call with ENGINE_LOCK held."""
+        return len(json.loads(_engine.get_facts(self._handle, self.sid)))
 
     def has_state(self, sid: str) -> bool:
-        """Tell whether the engine holds a session ``sid`` (used by the tests)."""
-        with ENGINE_LOCK:
-            try:
-                _engine.get_state(self._handle, sid)
-            except Exception:
-                return False
-            return True
+        """Tell whether the ruleset holds a session ``sid``; call with ENGINE_LOCK held."""
+        try:
+            _engine.get_state(self._handle, sid)
+        except Exception:
+            return False
+        return True
 
     def close(self) -> None:
-        """Free the engine's ruleset now; only when no evaluation can still use it.
+        """Free the ruleset now; call with ENGINE_LOCK held."""
+        if self._finalizer is not None:
+            self._finalizer()
+            self._finalizer = None
+        self._handle = -1
+
+
+class DurableEngine:
+    """One compiled rule-set revision loaded into durable-rules, one ruleset per partition.
+
+    A fact runs only the partitions that can match it: those holding rules
+    for its value of the routing key, and those whose rules do not test it.
+    """
+
+    def __init__(self, compiled: CompiledRuleSet) -> None:
+        self.compiled = compiled
+        parts = compiled.partitions or (Partition(compiled.definition, None),)
+        self._always: list[_Ruleset] = []
+        self._routed: dict[object, list[_Ruleset]] = {}
+        with ENGINE_LOCK:
+            _free_buried()
+            self._rulesets = [_Ruleset(compiled.revision, p.definition) for p in parts]
+        for part, ruleset in zip(parts, self._rulesets, strict=True):
+            if part.route_values is None:
+                self._always.append(ruleset)
+            else:
+                for value in part.route_values:
+                    self._routed.setdefault(value, []).append(ruleset)
+
+    @property
+    def sid(self) -> str:
+        """Return the live session of the first ruleset (used by the tests)."""
+        return self._rulesets[0].sid
+
+    @property
+    def leaked_states(self) -> int:
+        """Return how many sessions could not be cleaned up, over every ruleset."""
+        return sum(r.leaked_states for r in self._rulesets)
+
+    def _selected(self, fact: dict[str, object]) -> list[_Ruleset]:
+        key = self.compiled.route_key
+        if key is None:
+            return self._rulesets
+        value = fact.get(key)
+        if value is None:
+            return self._always
+        return self._always + self._routed.get(value, [])
+
+    def match(self, facts: Facts) -> frozenset[str]:
+        """Return the ids of every rule whose condition holds for ``facts``."""
+        fact = engine_fact(self.compiled, facts, "")
+        names: list[str] = []
+        with ENGINE_LOCK:
+            _free_buried()
+            for ruleset in self._selected(fact):
+                names.extend(ruleset.match(fact))
+        rules = self.compiled.engine_rules
+        return frozenset(rules[name] for name in names if name != EVICT_RULE)
+
+    def live_facts(self) -> int:
+        """Return how many facts the engine holds in its sessions (used by the tests)."""
+        with ENGINE_LOCK:
+            return sum(r.live_facts() for r in self._rulesets)
+
+    def has_state(self, sid: str) -> bool:
+        """Tell whether any ruleset of the engine holds a session ``sid`` (used by the tests)."""
+        with ENGINE_LOCK:
+            return any(r.has_state(sid) for r in self._rulesets)
+
+    def close(self) -> None:
+        """Free the engine's rulesets now; only when no evaluation can still use them.
 
         Engines nobody references are freed without this, at the next engine call.
         """
         with ENGINE_LOCK:
-            if self._finalizer is not None:
-                self._finalizer()
-                self._finalizer = None
+            for ruleset in self._rulesets:
+                ruleset.close()
             _free_buried()
-            self._handle = -1

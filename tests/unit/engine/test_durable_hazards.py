@@ -301,11 +301,11 @@ def test_building_engines_starts_no_threads() -> None:
 
 def test_a_forked_worker_rebuilds_its_engine(monkeypatch: pytest.MonkeyPatch) -> None:
     engine = engine_for(rule("hot", Predicate("case.hostility", "gte", 1)))
-    handle = engine._handle
+    handle = engine._rulesets[0]._handle
     monkeypatch.setattr(durable_backend.os, "getpid", lambda: -42)
 
     assert engine.match(BASE) == {"hot"}
-    assert engine._handle != handle
+    assert engine._rulesets[0]._handle != handle
 
 
 def test_rule_results_do_not_depend_on_then() -> None:

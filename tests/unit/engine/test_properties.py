@@ -166,3 +166,33 @@ def test_durable_path_matches_the_reference_evaluator(
             assert {r.id for r in rules if holds(r.when, facts, compiled.field_types)} == expected
     finally:
         engine.close()
+
+
+@pytest.mark.slow
+@settings(
+    max_examples=250,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+@given(
+    rules=rulesets(),
+    views=st.lists(fact_views(), min_size=10, max_size=10),
+    size=st.integers(2, 4),
+)
+def test_partitioned_rule_sets_match_the_reference_evaluator(
+    rules: list[Rule], views: list[dict[str, Any]], size: int
+) -> None:
+    # Partitions of two to four engine rules: every set of more than one rule is
+    # split, routed by its most tested field, and the union must still be exact.
+    try:
+        compiled = compile_ruleset(ruleset(*rules), partition_size=size)
+    except CompileError:
+        assume(False)
+    kinds = kinds_for(rules)
+    engine = DurableEngine(compiled)
+    try:
+        for facts in views:
+            expected = {r.id for r in rules if reference.evaluate(r.when, facts, kinds)}
+            assert engine.match(facts) == expected, (facts, compiled.route_key)
+    finally:
+        engine.close()

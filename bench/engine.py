@@ -3,14 +3,18 @@
     .venv/bin/python bench/engine.py [--seconds 3]
 
 Measures the durable-rules match alone for the bundled pack and for generated
-packs of 10, 100 and 1,000 rules where 5 rules match each event, and the
-whole decision (signals, state update, match, explanations, merge) for the
-bundled pack.  It prints figures; it asserts nothing.
+packs of 10, 100, 1,000 and 10,000 rules where 5 rules match each event, and
+the whole decision (signals, state update, match, explanations, merge) for the
+bundled pack.  Next to each match it runs the same compiled conditions in
+GoRules' zen-engine (a benchmark-only dependency: `pip install zen-engine`),
+as one decision table (hit policy "collect", one row per engine rule) served
+through its loader, and prints the ratio.  It prints figures; it asserts nothing.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import statistics
 import time
@@ -21,8 +25,9 @@ from typing import Any
 
 from service.cases.model import AgentProfile, CaseState, CustomerState, Event, Snapshot
 from service.decide import evaluate, facts_of
-from service.engine.compiler import compile_ruleset
+from service.engine.compiler import EVICT_RULE, MARKER, CompiledRuleSet, compile_ruleset
 from service.engine.durable_backend import DurableEngine
+from service.engine.facts import engine_fact
 from service.engine.model import AllOf, Predicate, Rule, RuleSet, Then
 from service.policy import build_policy
 
@@ -82,6 +87,83 @@ def generated_facts(size: int, rng: random.Random) -> list[dict[str, Any]]:
     return facts
 
 
+_ZEN_OPS = {"$lt": "<", "$lte": "<=", "$gt": ">", "$gte": ">=", "$neq": "!="}
+
+
+def _zen_cell(op: str, value: object) -> str:
+    if isinstance(value, dict):  # {"$m": key}: another field of the fact
+        return f"$ {op} {value['$m']}"
+    return f"$ {op} {json.dumps(value, ensure_ascii=False)}"
+
+
+def zen_table(compiled: CompiledRuleSet) -> str:
+    """Return the compiled conditions as a JDM decision table: one row per engine rule."""
+    rows: list[dict[str, str]] = []
+    columns: set[str] = set()
+    for name, spec in compiled.definition.items():
+        if name == EVICT_RULE:
+            continue
+        cells: dict[str, list[str]] = {}
+        for lit in spec["all"][0]["m"]["$and"]:  # type: ignore[index]
+            if MARKER in lit:
+                continue
+            (key, body), = lit.items()
+            if key in _ZEN_OPS:
+                (field, value), = body.items()
+                cells.setdefault(field, []).append(_zen_cell(_ZEN_OPS[key], value))
+            else:
+                cells.setdefault(key, []).append(_zen_cell("==", body))
+        columns.update(cells)
+        row = {k: " and ".join(v) for k, v in cells.items()}
+        row.update({"_id": name, "rule": json.dumps(compiled.engine_rules[name])})
+        rows.append(row)
+    inputs = [{"id": c, "name": c, "field": c} for c in sorted(columns)]
+    for row in rows:
+        for c in columns:
+            row.setdefault(c, "")
+    position = {"x": 0, "y": 0}
+    return json.dumps(
+        {
+            "nodes": [
+                {"id": "in", "type": "inputNode", "name": "in", "position": position},
+                {
+                    "id": "table",
+                    "type": "decisionTableNode",
+                    "name": "rules",
+                    "position": position,
+                    "content": {
+                        "hitPolicy": "collect",
+                        "inputs": inputs,
+                        "outputs": [{"id": "rule", "name": "rule", "field": "rule"}],
+                        "rules": rows,
+                    },
+                },
+                {"id": "out", "type": "outputNode", "name": "out", "position": position},
+            ],
+            "edges": [
+                {"id": "e1", "sourceId": "in", "targetId": "table", "type": "edge"},
+                {"id": "e2", "sourceId": "table", "targetId": "out", "type": "edge"},
+            ],
+        }
+    )
+
+
+def zen_match(compiled: CompiledRuleSet) -> Callable[[dict[str, Any]], set[str]] | None:
+    """Return a matcher running ``compiled`` in zen-engine, or None when it is not installed."""
+    try:
+        import zen  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    table = zen_table(compiled)
+    decision = zen.ZenEngine({"loader": lambda key: table}).get_decision("rules")
+
+    def match(facts: dict[str, Any]) -> set[str]:
+        fact = engine_fact(compiled, facts, "s")
+        return {row["rule"] for row in decision.evaluate(fact)["result"]}
+
+    return match
+
+
 def measure(call: Callable[[int], object], seconds: float) -> tuple[float, float, float, int]:
     """Call repeatedly for about ``seconds``; return (per second, p50 µs, p99 µs, calls)."""
     for i in range(200):  # warm up
@@ -102,6 +184,12 @@ def measure(call: Callable[[int], object], seconds: float) -> tuple[float, float
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=3.0, help="time per measurement")
+    parser.add_argument(
+        "--sizes", type=int, nargs="+", default=[10, 100, 1000, 10000], help="generated packs"
+    )
+    parser.add_argument(
+        "--zen-max", type=int, default=10000, help="largest pack also run in zen-engine"
+    )
     args = parser.parse_args()
     rng = random.Random(7)
     rows = []
@@ -142,6 +230,17 @@ def main() -> None:
             *measure(lambda i: policy.engine.match(pack_facts[i % len(pack_facts)]), args.seconds),
         )
     )
+    zen_bundled = zen_match(policy.compiled)
+    if zen_bundled is not None:
+        agree = all(zen_bundled(f) == set(policy.engine.match(f)) for f in pack_facts)
+        rows.append(
+            (
+                f"bundled pack, zen-engine{'' if agree else ' (DISAGREES)'}",
+                len(policy.ruleset.rules),
+                matched,
+                *measure(lambda i: zen_bundled(pack_facts[i % len(pack_facts)]), args.seconds),
+            )
+        )
     rows.append(
         (
             "bundled pack, whole decision",
@@ -154,28 +253,48 @@ def main() -> None:
         )
     )
 
-    for size in (10, 100, 1000):
+    for size in args.sizes:
         compiled = compile_ruleset(generated_pack(size))
         engine = DurableEngine(compiled)
         facts = generated_facts(size, rng)
         hits = sum(len(engine.match(f)) for f in facts[:100]) / 100
         rows.append(
             (
-                "generated pack, engine match",
+                f"generated, ours ({compiled.stats['partitions']} part.)",
                 size,
                 hits,
                 *measure(lambda i, e=engine, f=facts: e.match(f[i % len(f)]), args.seconds),
             )
         )
+        zen = zen_match(compiled) if size <= args.zen_max else None
+        if zen is not None:
+            agree = all(zen(f) == set(engine.match(f)) for f in facts[:100])
+            rows.append(
+                (
+                    f"generated, zen-engine{'' if agree else ' (DISAGREES)'}",
+                    size,
+                    hits,
+                    *measure(lambda i, z=zen, f=facts: z(f[i % len(f)]), args.seconds),
+                )
+            )
+        engine.close()
 
     print(
-        f"{'measurement':<30} {'rules':>6} {'matched':>8} {'eval/s':>10} "
+        f"{'measurement':<34} {'rules':>6} {'matched':>8} {'eval/s':>10} "
         f"{'p50 µs':>9} {'p99 µs':>9} {'calls':>8}"
     )
     for name, rules, hits, rate, p50, p99, calls in rows:
         print(
-            f"{name:<30} {rules:>6} {hits:>8.1f} {rate:>10,.0f} {p50:>9.1f} {p99:>9.1f} {calls:>8}"
+            f"{name:<34} {rules:>6} {hits:>8.1f} {rate:>10,.0f} {p50:>9.1f} {p99:>9.1f} {calls:>8}"
         )
+    ours = {r[1]: r for r in rows if r[0].startswith("generated, ours")}
+    zens = {r[1]: r for r in rows if r[0].startswith("generated, zen")}
+    smallest = min(ours)
+    print()
+    print(f"{'rules':>6} {'ours p50 / ours p50 at ' + str(smallest):>28} {'zen p50 / ours p50':>20}")
+    for size, row in sorted(ours.items()):
+        zen_ratio = f"{zens[size][4] / row[4]:.2f}" if size in zens else "-"
+        print(f"{size:>6} {row[4] / ours[smallest][4]:>28.2f} {zen_ratio:>20}")
 
 
 if __name__ == "__main__":

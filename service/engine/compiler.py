@@ -48,7 +48,7 @@ MAX_TERMS_PER_RULE = 64  # our own bound on DNF growth, to keep rules explainabl
 MAX_ENGINE_RULES = 4000  # MAX_ACTIONS is 4096 per ruleset
 # A rule set larger than one engine ruleset is split into partitions of at most
 # this many engine rules, each its own durable ruleset, routed by one field.
-PARTITION_SIZE = 1000
+PARTITION_SIZE = 250
 # Past one ruleset's limits the ceiling is memory and compile time, not the engine.
 MAX_TOTAL_ENGINE_RULES = 100_000
 MAX_SIBLINGS = 480  # a node with 512 children loops forever on the first post
@@ -481,8 +481,12 @@ def _partition(
     # First fit, largest values first: values share a partition while they fit.
     open_parts: list[tuple[set[str], set[Scalar]]] = []
     for value, members in sorted(by_value.items(), key=lambda kv: (-len(kv[1]), repr(kv[0]))):
-        for start in range(0, len(members), room):
-            piece = members[start : start + room]
+        # A value's rules stay together up to what one engine ruleset takes: a
+        # fact of a split value runs every piece, which costs more than size.
+        pieces = -(-len(members) // (MAX_ENGINE_RULES - 1))
+        step = -(-len(members) // pieces)
+        for start in range(0, len(members), step):
+            piece = members[start : start + step]
             for part_names, values in open_parts:
                 if len(part_names) + len(piece) <= room:
                     part_names.update(piece)

@@ -291,7 +291,8 @@ def main() -> None:
     zens = {r[1]: r for r in rows if r[0].startswith("generated, zen")}
     smallest = min(ours)
     print()
-    print(f"{'rules':>6} {'ours p50 / ours p50 at ' + str(smallest):>28} {'zen p50 / ours p50':>20}")
+    header = f"ours p50 / ours p50 at {smallest}"
+    print(f"{'rules':>6} {header:>28} {'zen p50 / ours p50':>20}")
     for size, row in sorted(ours.items()):
         zen_ratio = f"{zens[size][4] / row[4]:.2f}" if size in zens else "-"
         print(f"{size:>6} {row[4] / ours[smallest][4]:>28.2f} {zen_ratio:>20}")

@@ -209,3 +209,30 @@ def test_the_bundled_rule_pack_compiles_within_the_limits(policy) -> None:  # ty
     assert policy.compiled.stats["rules"] == len(policy.ruleset.rules)
     assert policy.compiled.stats["fact_keys"] < compiler.MAX_FACT_KEYS
     assert RULES.is_dir()
+
+
+def test_a_set_past_one_engine_ruleset_is_partitioned_by_its_most_tested_field() -> None:
+    types = ["customer_message", "agent_note", "complaint_opened"]
+    rules = [
+        rule(
+            f"r{i}",
+            AllOf(
+                (
+                    Predicate("event.type", "eq", types[i % 3]),
+                    Predicate("case.hostility", "gte", i % 7),
+                )
+            ),
+        )
+        for i in range(5_000)
+    ] + [rule("anywhere", Predicate("case.hostility", "gte", 9))]
+
+    compiled = compile_ruleset(ruleset(*rules))
+    engine = DurableEngine(compiled)
+
+    assert compiled.stats["engine_rules"] == 5_001  # past the 4,000 one ruleset takes
+    assert len(compiled.partitions) == 4
+    assert sorted(p.route_values is None for p in compiled.partitions) == [False] * 3 + [True]
+    assert engine.match(
+        {"event.type": "agent_note", "case.hostility": 9, "event.channel": "chat"}
+    ) == {f"r{i}" for i in range(1, 5_000, 3)} | {"anywhere"}
+    engine.close()

@@ -400,14 +400,53 @@ def shadowed(ruleset: RuleSet, lines: Lines = {}) -> list[Finding]:  # noqa: B00
     return _shadowed(ruleset, _analyse(ruleset), lines)
 
 
+def _exact(lit: Lit) -> bool:
+    """Tell whether only a term holding ``lit`` itself implies it (see ``_implies``)."""
+    if lit.op != "eq" or isinstance(lit.value, KeyRef):
+        return False
+    if lit.key.startswith("p"):
+        return lit.value is not True  # a present value implies its presence flag
+    return not _is_number(lit.value)
+
+
+def _required(terms: Sequence[Term]) -> frozenset[Lit]:
+    """Return the exact literals every term holds."""
+    common = frozenset.intersection(*(frozenset(t) for t in terms))
+    return frozenset(lit for lit in common if _exact(lit))
+
+
 def _shadowed(ruleset: RuleSet, analysis: _Analysis, lines: Lines) -> list[Finding]:
     findings = []
     ranked = sorted(ruleset.rules, key=rank_key)
+    # A rule can only be covered by a rule whose exact literals (event.type is X)
+    # it holds in every term: index rules by one of them, so that ten thousand
+    # rules are compared with their few candidates, not with each other.
+    required: dict[str, frozenset[Lit]] = {}
+    by_literal: dict[Lit, list[int]] = defaultdict(list)
+    anywhere: list[int] = []
+    for position, rule in enumerate(ranked):
+        terms = analysis.terms.get(rule.id)
+        if not terms:
+            continue
+        required[rule.id] = _required(terms)
+        if required[rule.id]:
+            by_literal[min(required[rule.id], key=repr)].append(position)
+        else:
+            anywhere.append(position)
     for position, lower in enumerate(ranked):
         lower_terms = analysis.terms.get(lower.id)
         if not lower_terms:
             continue
-        for higher in ranked[:position]:
+        held = frozenset.intersection(*(frozenset(t) for t in lower_terms))
+        candidates = sorted(
+            {
+                *(p for p in anywhere if p < position),
+                *(p for lit in held for p in by_literal.get(lit, ()) if p < position),
+            }
+        )
+        for higher in (ranked[p] for p in candidates):
+            if not required[higher.id] <= held:
+                continue
             higher_terms = analysis.terms.get(higher.id)
             if not higher_terms or not _covered(higher.then, lower.then):
                 continue

@@ -7,8 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from service import lint as lint_module
 from service.engine.compiler import KeyRef, Lit
+from service.engine.merge import rank_key
+from service.engine.model import AllOf, AnyOf, Condition, Escalation, Predicate, RuleSet, Then
 from service.lint import (
     ERROR,
     WARNING,
@@ -20,6 +25,7 @@ from service.lint import (
 )
 from service.ruleset.issues import Issue
 from service.ruletests import load_tests
+from tests import factories
 from tests.factories import BROKEN_RULE_FILE, rules_dir
 
 
@@ -535,3 +541,64 @@ def test_broken_rule_tests_are_errors_and_coverage_is_left_unsaid(tmp_path: Path
     (error,) = findings
     assert (error.severity, error.file, error.line) == (ERROR, "rules/tests/cases.yaml", 4)
     assert (error.message, error.hint) == ('no rule "closd"', 'did you mean "closed"?')
+
+
+def _shadowed_by_every_pair(rs: RuleSet) -> set[str]:
+    """Compare every rule with every higher-ranked one: the definition, without the index."""
+    analysis = lint_module._analyse(rs)
+    ranked = sorted(rs.rules, key=rank_key)
+    found = set()
+    for position, lower in enumerate(ranked):
+        lower_terms = analysis.terms.get(lower.id)
+        for higher in ranked[:position]:
+            higher_terms = analysis.terms.get(higher.id)
+            if (
+                lower_terms
+                and higher_terms
+                and lint_module._covered(higher.then, lower.then)
+                and all(any(lint_module.implies(t, h) for h in higher_terms) for t in lower_terms)
+            ):
+                found.add(lower.id)
+                break
+    return found
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([None, "customer_message", "agent_note"]),
+            st.sampled_from([None, "chat", "email"]),
+            st.sampled_from([None, 1, 2, 3]),
+            st.sampled_from([None, True]),
+            st.integers(0, 3),
+            st.sampled_from(["supervisor", "legal", None]),
+        ),
+        min_size=1,
+        max_size=7,
+    )
+)
+def test_the_shadowed_index_finds_what_comparing_every_pair_finds(
+    specs: list[tuple[str | None, str | None, int | None, bool | None, int, str | None]],
+) -> None:
+    rules = []
+    for index, (etype, channel, hostility, vip, priority, target) in enumerate(specs):
+        parts: list[Condition] = []
+        if etype:
+            parts.append(Predicate("event.type", "eq", etype))
+        if channel:
+            exact = Predicate("event.channel", "eq", channel)
+            either = AnyOf((exact, Predicate("event.channel", "eq", "phone")))
+            parts.append(either if index % 2 else exact)
+        if hostility is not None:
+            parts.append(Predicate("case.hostility", "gte", hostility))
+        if vip:
+            parts.append(Predicate("event.attributes.vip", "eq", True))
+        when: Condition = AllOf(tuple(parts)) if parts else Predicate("case.hostility", "gte", 0)
+        then = Then(escalate=(Escalation(to=target),) if target else (), route_to="q")
+        rules.append(factories.rule(f"r{index}", when, then, priority=priority * 10))
+    rs = factories.ruleset(*rules)
+
+    found = {f.rule for f in lint_module.shadowed(rs)}
+
+    assert found == _shadowed_by_every_pair(rs)

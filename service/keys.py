@@ -166,7 +166,8 @@ def import_file(store: Store, path: Path, now: datetime) -> list[str]:
     revoked key's hash stays revoked, whatever a stale file says.
     """
     try:
-        text = path.read_text(encoding="utf-8")
+        # A byte that is not UTF-8 spoils its line only (reported, skipped).
+        text = path.read_text(encoding="utf-8", errors="replace")
     except FileNotFoundError:
         return []
     lines, problems = parse_file(text)

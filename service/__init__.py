@@ -106,6 +106,7 @@ def create_app(
         clock=now,
     )
     keys.refresh()
+    keys.start()
     context.init_app(
         app,
         context.Services(

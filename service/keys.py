@@ -19,6 +19,7 @@ import re
 import secrets
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -197,7 +198,9 @@ class KeyRing:
 
     The refresh is a cheap version query; the whole table is read only when it
     changed.  The key file is imported at the first refresh and whenever its
-    modification time or size changes.
+    modification time or size changes.  A daemon thread refreshes (``start``);
+    a lookup finding the table older than ``interval`` refreshes first too, so
+    a slow or stopped poller never lets a revoked key through for long.
     """
 
     def __init__(
@@ -218,6 +221,29 @@ class KeyRing:
         self._file_stamp: tuple[int, int] | None = None
         self._checked = float("-inf")
         self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Refresh every ``interval`` seconds in a daemon thread."""
+        if self._thread is not None or self.interval <= 0:
+            return
+        # The thread holds the ring weakly: an application that is dropped
+        # (tests make many) takes its poller with it.
+        self._thread = threading.Thread(
+            target=_poll,
+            args=(weakref.ref(self), self._stop, self.interval),
+            name="api-keys-poller",
+            daemon=True,
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the poller."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
 
     def refresh(self) -> None:
         """Import the key file if it changed, then reload the keys if the database's changed."""
@@ -266,3 +292,20 @@ class KeyRing:
             return
         import_file(self.store, self.key_file, self.clock())
         self._file_stamp = stamp
+
+
+def _poll(ref: weakref.ref[KeyRing], stop: threading.Event, interval: float) -> None:
+    failing = False
+    while not stop.wait(interval):
+        ring = ref()
+        if ring is None:
+            return
+        try:
+            ring.refresh()
+            failing = False
+        except Exception:
+            # Once per outage, not every second.
+            if not failing:
+                log.exception("could not refresh the API keys; retrying every %g s", interval)
+            failing = True
+        del ring

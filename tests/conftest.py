@@ -45,6 +45,7 @@ def open_app(tmp_path: Path, policy: Policy, url: str) -> Iterator[Flask]:
     yield application
     services = application.extensions["escalation"]
     services.policies.stop()
+    services.keys.stop()
     application.extensions["webhook_sender"].stop()
     services.decision_log.close()
     services.store.engine.dispose()

@@ -12,6 +12,7 @@ from service.keys import KeyRing, hash_token
 from service.store import keys as rows
 from service.store.db import create_engine
 from service.store.repository import Store
+from tests.support.wait import wait_until
 
 
 @pytest.fixture
@@ -186,3 +187,19 @@ def test_dev_adds_a_key_only_when_there_is_none(
     [row] = stored(url)
     assert row.name == "dev"
     assert set(row.scopes) == {"events:write", "decisions:read", "rules:admin", "text:read"}
+
+
+def test_the_poller_imports_the_key_file_without_a_request(where: tuple[str, Path]) -> None:
+    url, key_file = where
+    engine = create_engine(url)
+    main(["keys", "list"])  # migrates the database
+    ring = KeyRing(Store(engine), key_file, interval=0.1, clock=lambda: datetime.now(UTC))
+    ring.start()
+    try:
+        key_file.write_text(f"idle decisions:read {hash_token('esk_idle')}\n", encoding="utf-8")
+
+        wait_until(lambda: [r.name for r in stored(url)] == ["idle"], message="the import")
+        wait_until(lambda: ring.active() == 1, message="the table")
+    finally:
+        ring.stop()
+        engine.dispose()

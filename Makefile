@@ -19,8 +19,10 @@ $(VENV)/.test-$(DEPS): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
-## Serve the API on http://127.0.0.1:8000 (SQLite under instance/, rules/ bundled).
+## Serve the API on http://127.0.0.1:8000 (SQLite under instance/, rules/ bundled);
+## the first run adds a development API key with every scope and prints it.
 serve: $(VENV)/.serve-$(DEPS)
+	$(BIN)/escalation keys dev
 	$(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
 
 ## Install what the tests need and run the whole suite: lint, types, tests.

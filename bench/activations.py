@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from service.ruleset.bundle import Bundle  # noqa: E402
 from tests.support.databases import temporary_schema  # noqa: E402
+from tests.support.keys import TEST_TOKEN, bearer  # noqa: E402
 from tests.support.server import Server  # noqa: E402
 
 
@@ -48,7 +49,7 @@ def call(port: int, method: str, path: str, body: object | None = None) -> tuple
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
     try:
         payload = json.dumps(body).encode() if body is not None else None
-        headers = {"Content-Type": "application/json"} if payload else {}
+        headers = bearer(TEST_TOKEN) | ({"Content-Type": "application/json"} if payload else {})
         conn.request(method, path, body=payload, headers=headers)
         response = conn.getresponse()
         return response.status, response.read()

@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.support.databases import temporary_schema  # noqa: E402
+from tests.support.keys import TEST_TOKEN, bearer  # noqa: E402
 from tests.support.server import Server  # noqa: E402
 
 POSTGRES_URL = os.environ.get(
@@ -49,7 +50,7 @@ class Client:
 
     def request(self, method: str, path: str, payload: dict[str, object] | None = None) -> int:
         body = json.dumps(payload).encode() if payload is not None else None
-        headers = {"Content-Type": "application/json"} if body else {}
+        headers = bearer(TEST_TOKEN) | ({"Content-Type": "application/json"} if body else {})
         self.conn.request(method, path, body=body, headers=headers)
         response = self.conn.getresponse()
         response.read()

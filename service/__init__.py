@@ -32,10 +32,11 @@ def create_app(
     # Imported here so that importing the domain modules never imports Flask.
     from service import config as settings
     from service.activation import Guard, replayer_for
-    from service.api import context, errors, register_blueprints
+    from service.api import auth, context, errors, register_blueprints
     from service.api.openapi import build_spec
     from service.claimer import Claimer, log_fired
     from service.decision_log import DecisionLog, Outbox
+    from service.keys import KeyRing
     from service.policy import PolicyHolder, utc_now
     from service.store.db import create_engine, migrate
     from service.store.repository import Store
@@ -97,6 +98,15 @@ def create_app(
         max_events=app.config["GUARD_MAX_EVENTS"],
         margin=app.config["GUARD_MARGIN_POINTS"] / 100,
     )
+    # The database holds the keys; the key file only adds to it (docs/security.md).
+    keys = KeyRing(
+        store,
+        Path(app.config["API_KEYS_FILE"]) if app.config["API_KEYS_FILE"] else None,
+        interval=app.config["API_KEYS_REFRESH_SECONDS"],
+        clock=now,
+    )
+    keys.refresh()
+    keys.start()
     context.init_app(
         app,
         context.Services(
@@ -107,9 +117,11 @@ def create_app(
             clock=now,
             guard=guard,
             replayer=replayer_for(store),
+            keys=keys,
         ),
     )
     errors.init_app(app)
+    auth.init_app(app)
     register_blueprints(app)
     app.extensions["openapi"] = build_spec()
     return app

@@ -20,7 +20,13 @@ ENVIRONMENT: dict[str, tuple[str, Any]] = {
         lambda v: v.lower() not in ("0", "false", "no"),
     ),
     "MAX_CONTENT_LENGTH": ("ESCALATION_MAX_BODY_BYTES", int),
-    "ADMIN_TOKEN": ("ESCALATION_ADMIN_TOKEN", str),
+    "API_KEYS_FILE": ("ESCALATION_API_KEYS", str),
+    "API_KEYS_REFRESH_SECONDS": ("ESCALATION_API_KEYS_REFRESH_SECONDS", float),
+    "DOCS_PUBLIC": ("ESCALATION_DOCS_PUBLIC", lambda v: v.lower() not in ("0", "false", "no")),
+    "METRICS_REQUIRE_KEY": (
+        "ESCALATION_METRICS_REQUIRE_KEY",
+        lambda v: v.lower() not in ("0", "false", "no"),
+    ),
     "AUTO_MIGRATE": ("ESCALATION_AUTO_MIGRATE", lambda v: v.lower() not in ("0", "false", "no")),
     "DECISION_LOG_FLUSH_SECONDS": ("ESCALATION_DECISION_LOG_FLUSH_SECONDS", float),
     "DECISION_LOG_RECOVER_SECONDS": ("ESCALATION_DECISION_LOG_RECOVER_SECONDS", float),
@@ -47,7 +53,15 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "DECISION_LOG_MASK_TEXT": True,
         # Bodies above this are refused with 413 before they are read.
         "MAX_CONTENT_LENGTH": 256 * KIB,
-        "ADMIN_TOKEN": None,
+        # The operator's key file (docs/security.md): lines not yet in the database
+        # are imported at start and whenever it changes.
+        "API_KEYS_FILE": os.path.join(instance_path, "api-keys"),
+        # Every worker checks the database for added or revoked keys this often.
+        "API_KEYS_REFRESH_SECONDS": 1.0,
+        # /docs and /static need no key unless this is false (then any valid key).
+        "DOCS_PUBLIC": True,
+        # /metrics needs decisions:read when this is true.
+        "METRICS_REQUIRE_KEY": False,
         # Migrate the schema when the application starts (workers take turns).
         "AUTO_MIGRATE": True,
         # How often decision-log lines are flagged in the database; 0 flags each at once.

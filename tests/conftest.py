@@ -11,6 +11,7 @@ from flask.testing import FlaskClient
 
 from service import create_app
 from service.policy import Policy, build_policy
+from tests.support.keys import authorize
 
 pytest_plugins = ["tests.support.databases"]
 
@@ -39,9 +40,12 @@ def open_app(tmp_path: Path, policy: Policy, url: str) -> Iterator[Flask]:
         },
         policy=policy,
     )
+    # Test clients send a key with every scope; tests of access make their own.
+    authorize(application)
     yield application
     services = application.extensions["escalation"]
     services.policies.stop()
+    services.keys.stop()
     application.extensions["webhook_sender"].stop()
     services.decision_log.close()
     services.store.engine.dispose()

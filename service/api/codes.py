@@ -15,6 +15,7 @@ class ErrorCode(StrEnum):
     BAD_REQUEST = "bad_request"
     INVALID_JSON = "invalid_json"
     UNAUTHORIZED = "unauthorized"
+    FORBIDDEN = "forbidden"
     NOT_FOUND = "not_found"
     CASE_NOT_FOUND = "case_not_found"
     REVISION_NOT_FOUND = "revision_not_found"
@@ -45,7 +46,11 @@ class ErrorCode(StrEnum):
 DESCRIPTIONS: dict[ErrorCode, str] = {
     ErrorCode.BAD_REQUEST: "400: the request could not be read.",
     ErrorCode.INVALID_JSON: "400: the body is not JSON (also: duplicate keys, NaN).",
-    ErrorCode.UNAUTHORIZED: "401: reload without the admin token, when one is set.",
+    ErrorCode.UNAUTHORIZED: (
+        "401: no API key, an Authorization header that is not Bearer <token>, "
+        "or a key that is unknown or revoked."
+    ),
+    ErrorCode.FORBIDDEN: "403: the API key lacks the scope the endpoint needs; scope names it.",
     ErrorCode.NOT_FOUND: "404: unknown path.",
     ErrorCode.CASE_NOT_FOUND: "404: no event was ever stored for the case.",
     ErrorCode.REVISION_NOT_FOUND: "404: no rule bundle with the named revision is stored.",

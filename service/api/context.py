@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import Flask, current_app, request
+from flask import Flask, current_app, g
 
 from service.activation import Guard, Replayer
 from service.decision_log import DecisionLog, Outbox
+from service.keys import KeyRing
 from service.policy import Clock, PolicyHolder
 from service.store.repository import Store
 
@@ -25,6 +26,7 @@ class Services:
     clock: Clock
     guard: Guard | None = None
     replayer: Replayer | None = None
+    keys: KeyRing | None = None
 
 
 def init_app(app: Flask, services: Services) -> None:
@@ -39,5 +41,10 @@ def services() -> Services:
 
 
 def caller() -> str:
-    """Name the caller for the decision log: X-Caller-Id, else the client address."""
-    return request.headers.get("X-Caller-Id", "")[:200] or (request.remote_addr or "unknown")
+    """Name the caller for decisions, the decision log and activations: the API key's name.
+
+    X-Caller-Id is not read: a header anyone can set names no one.
+    """
+    key = g.get("api_key")
+    # Every endpoint that records a caller needs a key; "unknown" is a fallback only.
+    return key.name if key is not None else "unknown"

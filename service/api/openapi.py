@@ -11,7 +11,9 @@ from flask import Blueprint, current_app
 from schemas import activation
 from schemas import api as wire
 from schemas import webhooks as hooks
+from service.api import auth
 from service.api.codes import ErrorCode
+from service.config import defaults
 
 bp = Blueprint("openapi", __name__)
 
@@ -23,7 +25,15 @@ Ticketing systems send case events; the service answers with a routing and
 escalation decision and the reasons for it. Every error is an RFC 9457
 problem document (`application/problem+json`) with a stable snake_case
 `code` and, for invalid requests, one entry per field in `errors`.
+
+Every endpoint but the health checks, this document and the API reference
+needs an API key, sent as `Authorization: Bearer <token>`, whose scopes
+include the one the operation names (`x-scope`): `events:write`,
+`decisions:read`, `rules:admin`; `text:read` unmasks message text where an
+endpoint can show it. No key, or an unknown or revoked one, is a 401
+(`unauthorized`); a key without the scope is a 403 (`forbidden`).
 """
+SECURITY_SCHEME = "apiKey"
 
 SCHEMAS = {
     "EventV1": wire.EventV1Schema,
@@ -240,7 +250,6 @@ PATHS: dict[str, dict[str, Any]] = {
             "parameters": [_query("force", "boolean", "Activate even if the guard refuses.")],
             "responses": {
                 "200": {"description": "The new active rule set.", "content": _json("ActivatedV1")},
-                "401": _problem("Admin token missing or wrong (code unauthorized)."),
                 "409": _problem(
                     "escalation_rate_guard: the candidate would raise the escalation rate past "
                     "the margin; `replay` holds the summary."
@@ -264,7 +273,6 @@ PATHS: dict[str, dict[str, Any]] = {
             "responses": {
                 "200": {"description": "The new active rule set.", "content": _json("ActivatedV1")},
                 **BAD_INPUT,
-                "401": _problem("Admin token missing or wrong (code unauthorized)."),
                 "404": _problem("revision_not_found: no bundle with that revision is stored."),
                 "409": _problem("escalation_rate_guard: see reload."),
             },
@@ -318,11 +326,47 @@ def build_spec() -> dict[str, Any]:
     plugin.map_to_openapi_type(wire.AttributesField, "object", None)  # type: ignore[no-untyped-call]
     for name, schema in SCHEMAS.items():
         spec.components.schema(name, schema=schema)
+    spec.components.security_scheme(
+        SECURITY_SCHEME,
+        {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "An API key (esk_...): `escalation keys add NAME --scopes ...`.",
+        },
+    )
     for path, operations in PATHS.items():
-        spec.path(path=path, operations=operations)
+        spec.path(path=path, operations=secured(path, operations))
     document: dict[str, Any] = spec.to_dict()
     document["components"]["schemas"]["ProblemV1"]["properties"]["code"] = error_codes()
     return document
+
+
+def secured(path: str, operations: dict[str, Any]) -> dict[str, Any]:
+    """Return the operations with the security auth.py enforces: the key, its scope, 401, 403."""
+    config = defaults("instance")
+    done: dict[str, Any] = {}
+    for method, operation in operations.items():
+        scope = auth.required(method.upper(), path, config)
+        if scope is None:
+            done[method] = {**operation, "security": []}
+            continue
+        # OpenAPI 3.0 lists scopes only for OAuth2 schemes: the scope goes in x-scope.
+        done[method] = {
+            **operation,
+            "security": [{SECURITY_SCHEME: []}],
+            "x-scope": scope,
+            "description": f"{operation.get('description', '')}\n\nNeeds an API key with "
+            f"scope `{scope}`.".lstrip(),
+            "responses": {
+                **operation["responses"],
+                "401": _problem(
+                    "No API key, an Authorization header that is not Bearer <token>, or an "
+                    "unknown or revoked key (code unauthorized)."
+                ),
+                "403": _problem(f"The key lacks the scope {scope} (code forbidden)."),
+            },
+        }
+    return done
 
 
 def error_codes() -> dict[str, Any]:
@@ -354,7 +398,7 @@ SCHEMAS.update(
     }
 )
 _WEBHOOK_ID = _path_param("webhook_id", "The endpoint's id, chosen by the caller.")
-_ADMIN = {"401": _problem("Admin token missing or wrong, when one is set (code unauthorized).")}
+_ADMIN: dict[str, Any] = {}  # 401 and 403 are added to every protected operation
 PATHS.update(
     {
         "/v1/webhooks": {

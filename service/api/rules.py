@@ -18,7 +18,6 @@ from schemas.activation import (
 from schemas.api import RuleIssueV1Schema, ValidationResultV1Schema
 from service import activation
 from service.api import body
-from service.api.auth import require_admin
 from service.api.codes import ErrorCode
 from service.api.context import caller, services
 from service.api.errors import ApiError
@@ -142,7 +141,6 @@ def _activate(candidate: Policy, action: str, force: bool) -> dict[str, Any]:
 @bp.post("/v1/rules/reload")
 def reload_rules() -> dict[str, Any]:
     """Validate, compile and activate the rule files on disk for every worker and server."""
-    require_admin()
     force = body.validate(RELOAD_QUERY_V1, request.args.to_dict())["force"]
     svc = services()
     holder = svc.policies
@@ -157,7 +155,6 @@ def reload_rules() -> dict[str, Any]:
 @bp.post("/v1/rules/activate")
 def activate_rules() -> dict[str, Any]:
     """Activate a bundle sent in the body, or roll back to an earlier revision by id."""
-    require_admin()
     payload = _bundle_body(ACTIVATE_V1)
     holder = services().policies
     if "revision" in payload:

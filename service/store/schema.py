@@ -200,3 +200,17 @@ deadlines = sa.Table(
     # Starting and stopping a timer: the case's pending rows.
     sa.Index("ix_deadlines_case_timer", "case_id", "timer_id", "state"),
 )
+
+# API keys (service/keys.py): only the SHA-256 of each token is stored.  A
+# revoked row stays as a tombstone, so its hash is never imported again.
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    # Comma-separated, sorted: events:write,decisions:read,...
+    sa.Column("scopes", sa.String(200), nullable=False),
+    # "sha256:" + 64 hex digits.
+    sa.Column("token_hash", sa.String(80), nullable=False, unique=True),
+    sa.Column("created_at", TIMESTAMP, nullable=False),
+    sa.Column("revoked_at", TIMESTAMP, nullable=True),
+)

@@ -25,6 +25,7 @@ from service.ruleset.bundle import Bundle
 from service.ruleset.issues import InvalidFiles
 from tests.factories import RULES, wire_event
 from tests.support.databases import BACKENDS, database_url
+from tests.support.keys import authorize
 
 TYPO = """
 rules:
@@ -45,7 +46,7 @@ def make_app(tmp_path: Path, db: str, name: str, policy: Policy | None = None, *
     rules = tmp_path / name / "rules"
     if not rules.exists():
         shutil.copytree(RULES, rules)
-    return create_app(
+    app = create_app(
         {
             "TESTING": True,
             "RULES_DIR": str(rules),
@@ -58,6 +59,7 @@ def make_app(tmp_path: Path, db: str, name: str, policy: Policy | None = None, *
         },
         policy=policy,
     )
+    return authorize(app)
 
 
 @pytest.fixture
@@ -391,7 +393,7 @@ def test_the_clock_given_to_the_factory_times_every_decision(tmp_path: Path, pol
         policy=policy,
         clock=lambda: moment,
     )
-    client = app.test_client()
+    client = authorize(app).test_client()
 
     stored = client.post("/v1/cases/T-1/events", json=wire_event(event_id="t-1")).get_json()
     dry = client.post("/v1/evaluate", json={"event": wire_event(event_id="t-2")}).get_json()

@@ -12,6 +12,7 @@ from flask.testing import FlaskClient
 
 from service import create_app
 from tests.factories import rules_dir, wire_event
+from tests.support.keys import authorize
 
 LIMITS = {"max_complexity": 3, "max_hostility": 3, "max_minutes": 45}
 CASE = {"agent": {"id": "ag-1", "limits": LIMITS}}
@@ -116,7 +117,7 @@ def text_rule_client(tmp_path: Path) -> Iterator[FlaskClient]:
             "DECISION_LOG_FLUSH_SECONDS": 0,
         }
     )
-    yield app.test_client()
+    yield authorize(app).test_client()
     services = app.extensions["escalation"]
     services.decision_log.close()
     services.store.engine.dispose()

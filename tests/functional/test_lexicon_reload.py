@@ -9,6 +9,7 @@ from flask.testing import FlaskClient
 
 from service import create_app
 from tests.conftest import RULES
+from tests.support.keys import authorize
 
 MESSAGE = "Ik wil je manager spreken, nu meteen."  # Dutch: no bundled lexicon covers it
 
@@ -26,7 +27,7 @@ def client_for(tmp_path: Path) -> tuple[FlaskClient, Path]:
             "DECISION_LOG_FLUSH_SECONDS": 0,
         }
     )
-    return app.test_client(), rules
+    return authorize(app).test_client(), rules
 
 
 def signals(client: FlaskClient, text: str) -> list[str]:

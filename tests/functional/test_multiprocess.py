@@ -20,6 +20,7 @@ from service.store.db import create_engine
 from tests.support.databases import BACKENDS, database_url
 from tests.support.events import at, body
 from tests.support.http import call
+from tests.support.keys import TEST_TOKEN, bearer
 from tests.support.server import Server
 from tests.support.wait import wait_until
 
@@ -104,7 +105,11 @@ def test_every_acknowledged_event_survives_kill_9(tmp_path: Path, db: str) -> No
             try:
                 # Not retried: after the kill every request fails, and only 2xx count.
                 response = call(
-                    "POST", f"{first.url}/v1/cases/{case_id}/events", json=event, retry=False
+                    "POST",
+                    f"{first.url}/v1/cases/{case_id}/events",
+                    json=event,
+                    retry=False,
+                    headers=bearer(TEST_TOKEN),
                 )
             except requests.RequestException:
                 with lock:

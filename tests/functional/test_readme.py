@@ -11,6 +11,7 @@ import pytest
 
 from tests.conftest import ROOT
 from tests.support.http import call
+from tests.support.keys import TEST_TOKEN, bearer
 from tests.support.server import Server
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -48,13 +49,15 @@ def test_the_curl_example_returns_the_documented_decision(server: Server) -> Non
     body = re.search(r"-d '(.*)'", command, re.S)
     assert url
     assert body
+    # The example sends the key `make serve` printed; the test sends the server's.
+    assert '-H "Authorization: Bearer $ESCALATION_KEY"' in command
     documented: dict[str, Any] = json.loads(block_after("example:response"))
 
     response = call(
         "POST",
         url.group(1).replace("http://127.0.0.1:8000", server.url),
         data=body.group(1),
-        headers={"Content-Type": "application/json"},
+        headers={"Content-Type": "application/json", **bearer(TEST_TOKEN)},
     )
 
     assert response.status_code == 200

@@ -5,10 +5,12 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from flask import Flask
 from flask.testing import FlaskClient
 
 from service import create_app
 from tests.conftest import RULES
+from tests.support.keys import add_key, authorize, bearer, client_without_key
 
 BROKEN = """
 rules:
@@ -35,7 +37,7 @@ def make_client(tmp_path: Path, rules: Path) -> FlaskClient:
             "DECISION_LOG": str(tmp_path / "decisions.jsonl"),
         }
     )
-    return app.test_client()
+    return authorize(app).test_client()
 
 
 def test_the_active_rule_set_is_listed(client: FlaskClient) -> None:
@@ -102,20 +104,14 @@ def test_a_reload_reaches_every_worker(tmp_path: Path) -> None:
     assert second.get("/v1/rules").get_json()["revision"] == reloaded["revision"]
 
 
-def test_reload_needs_the_admin_token_when_one_is_set(tmp_path: Path) -> None:
-    app = create_app(
-        {
-            "TESTING": True,
-            "ADMIN_TOKEN": "s3cret",
-            "INSTANCE_PATH": str(tmp_path / "i"),
-            "DECISION_LOG": str(tmp_path / "d.jsonl"),
-        }
-    )
-    client = app.test_client()
+def test_reload_needs_a_key_with_rules_admin(app: Flask) -> None:
+    reader = add_key(app, "reader", ["decisions:read"])
+    admin = add_key(app, "admin", ["rules:admin"])
+    client = client_without_key(app)
 
     assert client.post("/v1/rules/reload").status_code == 401
-    ok = client.post("/v1/rules/reload", headers={"Authorization": "Bearer s3cret"})
-    assert ok.status_code == 200
+    assert client.post("/v1/rules/reload", headers=bearer(reader)).status_code == 403
+    assert client.post("/v1/rules/reload", headers=bearer(admin)).status_code == 200
 
 
 def test_health_checks(client: FlaskClient) -> None:

@@ -17,6 +17,7 @@ from service import create_app
 from service.policy import Policy
 from tests.support.databases import BACKENDS, database_url
 from tests.support.events import body
+from tests.support.keys import add_key, authorize, bearer, client_without_key
 from tests.support.receiver import Receiver
 from tests.support.wait import wait_until
 
@@ -25,7 +26,7 @@ ESCALATING = "I want to speak to your manager now."
 
 
 def make_app(url: str, tmp_path: Path, policy: Policy, **config: Any) -> Flask:
-    return create_app(
+    app = create_app(
         {
             "TESTING": True,
             "INSTANCE_PATH": str(tmp_path / "instance"),
@@ -38,6 +39,7 @@ def make_app(url: str, tmp_path: Path, policy: Policy, **config: Any) -> Flask:
         },
         policy=policy,
     )
+    return authorize(app)
 
 
 def close(app: Flask) -> None:
@@ -202,16 +204,15 @@ def test_a_duplicate_event_queues_nothing(api: FlaskClient) -> None:
     assert len(deliveries(api, "t")) == 1
 
 
-def test_with_an_admin_token_every_webhook_route_needs_it(tmp_path: Path, policy: Policy) -> None:
+def test_every_webhook_route_needs_a_key_with_rules_admin(tmp_path: Path, policy: Policy) -> None:
     application = make_app(
         f"sqlite:///{tmp_path / 'instance' / 'escalation.db'}",
         tmp_path,
         policy,
         WEBHOOK_SEND_SECONDS=0,
-        ADMIN_TOKEN="t0ken",
     )
-    client = application.test_client()
-    good = {"Authorization": "Bearer t0ken"}
+    client = client_without_key(application)
+    good = bearer(add_key(application, "hooks", ["rules:admin"]))
     try:
         refused = client.put("/v1/webhooks/t", json={"url": "https://example.com/h"})
         wrong = client.get("/v1/webhooks", headers={"Authorization": "Bearer nope"})

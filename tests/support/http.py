@@ -68,8 +68,11 @@ class Client:
         base_url: str,
         timeout: float | tuple[float, float] = TIMEOUT,
         deadline: float = DEADLINE,
+        headers: dict[str, str] | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        # Sent with every request unless the request names the header itself (the API key).
+        self.headers = dict(headers or {})
         self.timeout = timeout
         self.deadline = deadline
         self._lock = threading.Lock()
@@ -86,6 +89,8 @@ class Client:
         **kwargs: Any,
     ) -> requests.Response:
         """Send one request, retrying on any error while that is safe, and return the response."""
+        if self.headers:
+            kwargs["headers"] = {**self.headers, **(kwargs.get("headers") or {})}
         if retry is None:
             retry = retryable(method, path, kwargs.get("headers"), _body(kwargs))
         return _send(

@@ -30,6 +30,7 @@ import requests
 
 from tests.support import proc
 from tests.support.http import Client
+from tests.support.keys import TEST_TOKEN, bearer, write_key_file
 from tests.support.wait import WaitTimeout, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -96,6 +97,8 @@ class Server:
             self.env["DATABASE_URL"] = database_url
         if rules_dir is not None:
             self.env["ESCALATION_RULES_DIR"] = str(rules_dir)
+        # The suite's key, in the key file every worker imports at start.
+        write_key_file(Path(self.env.get("ESCALATION_API_KEYS") or instance / "api-keys"))
         self.proc: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
         self._log_start = 0
@@ -108,9 +111,12 @@ class Server:
 
     @property
     def client(self) -> Client:
-        """Return the retrying HTTP client of this server (one per URL, so retries add up)."""
+        """Return the retrying HTTP client of this server (one per URL, so retries add up).
+
+        It sends the suite's API key (tests.support.keys), which has every scope.
+        """
         if self._client is None or self._client.base_url != self.url:
-            self._client = Client(self.url)
+            self._client = Client(self.url, headers=bearer(TEST_TOKEN))
         return self._client
 
     # -- starting and stopping ------------------------------------------------

@@ -61,7 +61,7 @@ MAX_EVENT_CLOCK_SKEW = timedelta(days=365)
 
 
 def _choice(choices: tuple[str, ...], what: str) -> Choice:
-    return Choice(choices, what)
+    return Choice(choices, what, echo=False)
 
 
 class AwareDateTime(fields.DateTime):
@@ -569,7 +569,7 @@ class EvaluateQueryV1Schema(Schema):
         unknown = EXCLUDE
 
     explain = string(
-        validate=Choice(("full",), "explain"),
+        validate=Choice(("full",), "explain", echo=False),
         metadata={"description": "full: add not_matched, why every other rule did not match."},
     )
 
@@ -759,7 +759,7 @@ class DecisionQueryV1Schema(StrictSchema):
     case_id = string(validate=ID)
     customer_id = string(validate=ID)
     rule = string(validate=validate.Length(1, 80))
-    outcome = string(validate=Choice(("escalate", "route", "none"), "outcome"))
+    outcome = string(validate=Choice(("escalate", "route", "none"), "outcome", echo=False))
     since = AwareDateTime()
     until = AwareDateTime()
     # Query strings carry text, so these integers are parsed from it.

@@ -70,10 +70,18 @@ def create_engine(url: str) -> sa.Engine:
             url,
             connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
             pool_pre_ping=True,
+            hide_parameters=True,  # errors and logs never carry event bodies
         )
         _sqlite_setup(engine)
         return engine
-    return sa.create_engine(url, pool_size=8, max_overflow=8, pool_pre_ping=True, pool_timeout=30)
+    return sa.create_engine(
+        url,
+        pool_size=8,
+        max_overflow=8,
+        pool_pre_ping=True,
+        pool_timeout=30,
+        hide_parameters=True,  # errors and logs never carry event bodies
+    )
 
 
 def alembic_config(engine: sa.Engine) -> Config:

@@ -29,6 +29,8 @@ def readable_of(ruleset: RuleSet) -> Readable:
     for path, spec in catalog.FIELDS.items():
         if path.startswith(ATTRIBUTE_PREFIX) and spec.choices:
             choices.setdefault(path.removeprefix(ATTRIBUTE_PREFIX), set()).update(spec.choices)
+    # timer.state reads a deadline_reached event's attributes.timer_state (service/decide.py).
+    choices.setdefault("timer_state", set()).update(catalog.TIMER_STATES)
     for path, type_ in types.items():
         name = path.removeprefix(ATTRIBUTE_PREFIX)
         if not path.startswith(ATTRIBUTE_PREFIX):

@@ -59,9 +59,21 @@ def _sqlite_setup(engine: sa.Engine) -> None:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+class _NoRows(logging.Filter):
+    """Drop SQLAlchemy's result-row lines (logged at DEBUG): rows hold message text and secrets."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (isinstance(record.msg, str) and record.msg.startswith("Row "))
+
+
+NO_ROWS = _NoRows()
+
+
 def create_engine(url: str) -> sa.Engine:
     """Create an engine for ``url`` with the settings this service relies on."""
     url = normalize_url(url)
+    # Parameters are hidden by the engine (hide_parameters); rows only by this filter.
+    logging.getLogger("sqlalchemy.engine.Engine").addFilter(NO_ROWS)
     if url.startswith("sqlite"):
         database = sa.make_url(url).database
         if database and database != ":memory:":

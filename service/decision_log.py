@@ -26,7 +26,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from service.engine.catalog import SERVER_EVENT_TYPES
-from service.masking import NOTHING_READABLE, Readable, TextPolicy, mask_item, mask_signals
+from service.masking import (
+    NOTHING_READABLE,
+    Readable,
+    TextPolicy,
+    mask_item,
+    mask_signals,
+    scrub_why,
+)
 from service.store import repository as repo
 from service.store.repository import Store
 
@@ -71,6 +78,7 @@ def record(
     # Only the service makes deadline_reached events for a stored case; a dry run's are a
     # caller's, whatever their type.
     trusted = not dry_run and event.get("type") in SERVER_EVENT_TYPES
+    keep = policy is TextPolicy.KEEP
     signals = [
         {k: s[k] for k in ("name", "language", "entry", "source", "evidence") if k in s}
         for s in decision["signals"]
@@ -86,7 +94,10 @@ def record(
         "rules_revision": decision["rules_revision"],
         "input": masked_input(event, policy, key=key, readable=readable, trusted=trusted),
         "signals": mask_signals(signals, policy, key),
-        "matched_rules": [{"id": m["id"], "why": m["why"]} for m in decision["matched_rules"]],
+        "matched_rules": [
+            {"id": m["id"], "why": m["why"] if keep else scrub_why(m["why"], decision["signals"])}
+            for m in decision["matched_rules"]
+        ],
         "result": {k: v for k, v in decision.items() if k not in ("signals", "matched_rules")},
         "metrics": {"timer_eval_ms": decision["duration_ms"]},
     }

@@ -127,6 +127,19 @@ def mask_signals(
     return [mask_item(signal, "evidence", policy, key) for signal in signals]
 
 
+def scrub_why(why: str, signals: list[dict[str, Any]]) -> str:
+    """Return a ``why`` with the words of decisions stored before masking replaced by a stand-in.
+
+    Those rendered a signal as ``matched '<evidence>'``; today's name the entry.
+    """
+    for signal in signals:
+        evidence = signal.get("evidence")
+        if isinstance(evidence, str) and evidence:
+            stand_in = f"matched (text, {len(evidence)} characters)"
+            why = why.replace(f"matched '{evidence}'", stand_in)
+    return why
+
+
 def mask_decision(
     decision: Mapping[str, Any], policy: TextPolicy, key: bytes | None = None
 ) -> dict[str, Any]:
@@ -134,9 +147,18 @@ def mask_decision(
 
     Everything else a decision holds is free of message text by construction:
     ``why`` and explanations name lexicon entries and show attribute values
-    only when ``Readable`` says so (service.engine.explain).
+    only when ``Readable`` says so (service.engine.explain); a ``why`` stored
+    before that is scrubbed of its evidence.
     """
     masked = dict(decision)
-    if isinstance(masked.get("signals"), list):
-        masked["signals"] = mask_signals(masked["signals"], policy, key)
+    signals = masked.get("signals")
+    if not isinstance(signals, list) or policy is TextPolicy.KEEP:
+        return masked
+    matched = masked.get("matched_rules")
+    if isinstance(matched, list):
+        masked["matched_rules"] = [
+            {**m, "why": scrub_why(m["why"], signals)} if isinstance(m.get("why"), str) else m
+            for m in matched
+        ]
+    masked["signals"] = mask_signals(signals, policy, key)
     return masked

@@ -157,3 +157,16 @@ def test_the_older_mask_setting_maps_onto_the_text_policy(
     from service.config import text_policy
 
     assert text_policy(settings) == expected
+
+
+def test_a_why_stored_before_masking_is_logged_without_its_words() -> None:
+    old = decision()
+    old["matched_rules"] = [{"id": "physical-threat", "why": f"signal x (en) matched '{EVIDENCE}'"}]
+
+    hashed = record(old, event(), caller="t", customer_id=None, dry_run=False)
+    kept = record(
+        old, event(), caller="t", customer_id=None, dry_run=False, policy=TextPolicy.KEEP
+    )
+
+    assert "tomorrow" not in json.dumps(hashed)
+    assert kept["matched_rules"][0]["why"] == f"signal x (en) matched '{EVIDENCE}'"

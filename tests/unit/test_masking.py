@@ -172,3 +172,18 @@ def test_a_decision_has_its_evidence_masked_and_nothing_else_changed() -> None:
     assert dropped["signals"] == [{"name": "abuse", "entry": "idiot*"}]
     assert hashed["matched_rules"] == decision["matched_rules"]
     assert decision["signals"][0]["evidence"] == "you idiot"  # the original is left alone
+
+
+def test_a_why_stored_before_masking_loses_its_words_unless_kept() -> None:
+    decision = {
+        "signals": [{"name": "abuse", "evidence": "you idiot"}],
+        "matched_rules": [{"id": "r", "why": "signal abuse (en) matched 'you idiot' and x 1"}],
+    }
+
+    hashed = mask_decision(decision, TextPolicy.HASH)
+    kept = mask_decision(decision, TextPolicy.KEEP)
+
+    assert hashed["matched_rules"][0]["why"] == (
+        "signal abuse (en) matched (text, 9 characters) and x 1"
+    )
+    assert kept == decision

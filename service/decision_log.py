@@ -69,12 +69,16 @@ def record(
     policy: TextPolicy = TextPolicy.HASH,
     key: bytes | None = None,
     readable: Readable = NOTHING_READABLE,
+    mask: bool | None = None,
 ) -> dict[str, Any]:
     """Build one decision-log record from a decision and its event as sent (wire forms).
 
     Whatever form the decision comes in (a text:read caller's answer included),
-    the record shows text only as ``policy`` allows.
+    the record shows text only as ``policy`` allows; ``mask``, the older
+    switch, means hash (true) or keep (false) when given.
     """
+    if mask is not None:
+        policy = TextPolicy.HASH if mask else TextPolicy.KEEP
     # Only the service makes deadline_reached events for a stored case; a dry run's are a
     # caller's, whatever their type.
     trusted = not dry_run and event.get("type") in SERVER_EVENT_TYPES
@@ -116,13 +120,22 @@ class DecisionLog:
         policy: TextPolicy = TextPolicy.HASH,
         key: bytes | None = None,
         readable: Callable[[], Readable] = lambda: NOTHING_READABLE,
+        *,
+        mask_text: bool | None = None,
     ) -> None:
+        if mask_text is not None:  # the older switch: hash or keep
+            policy = TextPolicy.HASH if mask_text else TextPolicy.KEEP
         self.policy, self.key, self.readable = policy, key, readable
         self._lock = threading.Lock()
         self._fd: int | None = None
         if target != "-":
             os.makedirs(os.path.dirname(os.path.abspath(target)), exist_ok=True)
             self._fd = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+
+    @property
+    def mask_text(self) -> bool:
+        """Tell whether text is masked at all (the older switch, for older callers)."""
+        return self.policy is not TextPolicy.KEEP
 
     def decision(
         self,

@@ -170,3 +170,13 @@ def test_a_why_stored_before_masking_is_logged_without_its_words() -> None:
 
     assert "tomorrow" not in json.dumps(hashed)
     assert kept["matched_rules"][0]["why"] == f"signal x (en) matched '{EVIDENCE}'"
+
+
+def test_the_older_mask_switches_still_choose_hash_or_keep(tmp_path: Path) -> None:
+    kept = record(decision(), event(), caller="t", customer_id=None, dry_run=False, mask=False)
+    hashed = record(decision(), event(), caller="t", customer_id=None, dry_run=False, mask=True)
+
+    assert kept["input"]["text"] == TEXT
+    assert hashed["input"]["text"] == digest(TEXT)
+    assert DecisionLog(str(tmp_path / "a.jsonl"), mask_text=False).policy is TextPolicy.KEEP
+    assert DecisionLog(str(tmp_path / "b.jsonl"), mask_text=True).mask_text

@@ -61,7 +61,7 @@ MAX_EVENT_CLOCK_SKEW = timedelta(days=365)
 
 
 def _choice(choices: tuple[str, ...], what: str) -> Choice:
-    return Choice(choices, what)
+    return Choice(choices, what, echo=False)
 
 
 class AwareDateTime(fields.DateTime):
@@ -478,7 +478,12 @@ class MatchedRuleV1Schema(Schema):
     title = fields.Function(lambda m: m.rule.title)
     priority = fields.Function(lambda m: m.rule.priority)
     safety = fields.Function(lambda m: m.rule.safety)
-    why = fields.String()
+    why = fields.String(
+        metadata={
+            "description": "The conditions that held with the values seen; a signal names the "
+            "lexicon entry and file:line that matched, never the words of the message."
+        }
+    )
 
 
 class FailedConditionV1Schema(Schema):
@@ -516,8 +521,27 @@ class SignalV1Schema(Schema):
 
     name = fields.String()
     language = fields.String()
-    evidence = fields.String(metadata={"description": "The matched span of the original text."})
-    entry = fields.String(metadata={"description": "The lexicon phrase that matched."})
+    evidence = fields.Raw(
+        metadata={
+            "description": "The matched span of the original text, only for callers with the "
+            "text:read scope; for others (and webhook receivers) a stand-in object "
+            '{"masked": true, "length": N, "sha256_prefix": "<16 hex>"} (docs/masking.md).',
+            "oneOf": [
+                {"type": "string"},
+                {
+                    "type": "object",
+                    "properties": {
+                        "masked": {"type": "boolean"},
+                        "length": {"type": "integer"},
+                        "sha256_prefix": {"type": "string"},
+                    },
+                },
+            ],
+        }
+    )
+    entry = fields.String(
+        metadata={"description": "The lexicon phrase that matched, as written in the lexicon."}
+    )
     source = fields.String(metadata={"description": "Lexicon file and line of the phrase."})
     span = fields.Function(lambda s: [s.start, s.end])
 
@@ -569,7 +593,7 @@ class EvaluateQueryV1Schema(Schema):
         unknown = EXCLUDE
 
     explain = string(
-        validate=Choice(("full",), "explain"),
+        validate=Choice(("full",), "explain", echo=False),
         metadata={"description": "full: add not_matched, why every other rule did not match."},
     )
 
@@ -759,7 +783,7 @@ class DecisionQueryV1Schema(StrictSchema):
     case_id = string(validate=ID)
     customer_id = string(validate=ID)
     rule = string(validate=validate.Length(1, 80))
-    outcome = string(validate=Choice(("escalate", "route", "none"), "outcome"))
+    outcome = string(validate=Choice(("escalate", "route", "none"), "outcome", echo=False))
     since = AwareDateTime()
     until = AwareDateTime()
     # Query strings carry text, so these integers are parsed from it.

@@ -46,16 +46,21 @@ class StrictSchema(Schema):
 
 
 class Choice(validate.Validator):
-    """Accept one of a fixed set of values; suggest the closest one for a typo."""
+    """Accept one of a fixed set of values; suggest the closest one for a typo.
 
-    def __init__(self, choices: tuple[str, ...], what: str) -> None:
-        self.choices, self.what = choices, what
+    With ``echo`` false the message does not repeat the value: API requests may
+    carry customer text anywhere, and errors never show it (docs/masking.md).
+    """
+
+    def __init__(self, choices: tuple[str, ...], what: str, *, echo: bool = True) -> None:
+        self.choices, self.what, self.echo = choices, what, echo
 
     def __call__(self, value: Any) -> Any:
         if value in self.choices:
             return value
         hint = did_you_mean(str(value), self.choices) or one_of(self.choices)
-        raise ValidationError(Hinted(f'unknown {self.what} "{value}"', hint))
+        told = f'unknown {self.what} "{value}"' if self.echo else f"unknown {self.what}"
+        raise ValidationError(Hinted(told, hint))
 
 
 def _messages(

@@ -80,7 +80,7 @@ class WebhookRequestV1Schema(StrictSchema):
     )
     events = string(
         load_default="all",
-        validate=Choice(EVENT_FILTERS, "event filter"),
+        validate=Choice(EVENT_FILTERS, "event filter", echo=False),
         metadata={
             "description": "all (default); escalations: decisions whose outcome is escalate; "
             "time_driven: decisions made by a timer, with no event from the caller."
@@ -142,7 +142,7 @@ class DeliveryV1Schema(Schema):
 class DeliveryQueryV1Schema(StrictSchema):
     """Filters of GET /v1/webhooks/{id}/deliveries."""
 
-    status = string(validate=Choice(DELIVERY_STATUSES, "status"))
+    status = string(validate=Choice(DELIVERY_STATUSES, "status", echo=False))
     # Query strings carry text, so these integers are parsed from it.
     before = cursor(1, "Cursor: next_before of the previous page.")
     limit = fields.Integer(

@@ -37,6 +37,7 @@ def create_app(
     from service.claimer import Claimer, log_fired
     from service.decision_log import DecisionLog, Outbox
     from service.keys import KeyRing
+    from service.masking import parse_policy
     from service.policy import PolicyHolder, utc_now
     from service.store.db import create_engine, migrate
     from service.store.repository import Store
@@ -67,8 +68,13 @@ def create_app(
         clock=now,
     )
     policies.start_polling(app.config["RULES_POLL_SECONDS"])
+    hash_key = app.config["TEXT_HASH_KEY"]
     decision_log = DecisionLog(
-        app.config["DECISION_LOG"], mask_text=app.config["DECISION_LOG_MASK_TEXT"]
+        app.config["DECISION_LOG"],
+        parse_policy(settings.text_policy(app.config)),
+        hash_key.encode("utf-8") if hash_key else None,
+        # Lines written outside a request (recovery, timers) mask by the active rules.
+        readable=lambda: policies.current.readable,
     )
     outbox = Outbox(
         store, decision_log, timedelta(seconds=app.config["DECISION_LOG_SETTLE_SECONDS"])
@@ -80,7 +86,12 @@ def create_app(
             app.config["DECISION_LOG_FLUSH_SECONDS"], app.config["DECISION_LOG_RECOVER_SECONDS"]
         )
     # Created per worker (no --preload), so each worker runs its own sender.
-    sender = Sender(store, parse_schedule(app.config["WEBHOOK_BACKOFF_SECONDS"]), clock=now)
+    sender = Sender(
+        store,
+        parse_schedule(app.config["WEBHOOK_BACKOFF_SECONDS"]),
+        clock=now,
+        hash_key=decision_log.key,
+    )
     app.extensions["webhook_sender"] = sender
     if app.config["WEBHOOK_SEND_SECONDS"] > 0:
         # No atexit hook: a send cut short by exit is sent again when its lease ends.

@@ -33,7 +33,7 @@ import sqlalchemy as sa
 
 from schemas.api import EventV1Schema
 from service.cases.model import Event
-from service.decision_log import DecisionLog, Outbox, record
+from service.decision_log import DecisionLog, Outbox
 from service.ingest import body_hash, decide_and_store
 from service.policy import Policy, utc_now
 from service.store import codec
@@ -126,15 +126,12 @@ def log_fired(decision_log: DecisionLog, outbox: Outbox) -> Callable[[Fired], No
     """Return the ``on_fired`` hook that writes a fired deadline's decision to the log."""
 
     def logged(fired: Fired) -> None:
-        decision_log.write(
-            record(
-                fired.decision,
-                fired.event,
-                caller=CALLER,
-                customer_id=fired.customer_id,
-                dry_run=False,
-                mask=decision_log.mask_text,
-            )
+        decision_log.decision(
+            fired.decision,
+            fired.event,
+            caller=CALLER,
+            customer_id=fired.customer_id,
+            dry_run=False,
         )
         outbox.written(fired.seq)
 

@@ -19,6 +19,9 @@ ENVIRONMENT: dict[str, tuple[str, Any]] = {
         "ESCALATION_DECISION_LOG_MASK_TEXT",
         lambda v: v.lower() not in ("0", "false", "no"),
     ),
+    # drop, hash or keep: how the decision log shows message text and attribute values.
+    "TEXT_POLICY": ("ESCALATION_TEXT_POLICY", str),
+    "TEXT_HASH_KEY": ("ESCALATION_TEXT_HASH_KEY", str),
     "MAX_CONTENT_LENGTH": ("ESCALATION_MAX_BODY_BYTES", int),
     "API_KEYS_FILE": ("ESCALATION_API_KEYS", str),
     "API_KEYS_REFRESH_SECONDS": ("ESCALATION_API_KEYS_REFRESH_SECONDS", float),
@@ -51,6 +54,11 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "DATABASE_URL": f"sqlite:///{os.path.join(instance_path, 'escalation.db')}",
         "DECISION_LOG": os.path.join(instance_path, "decisions.jsonl"),
         "DECISION_LOG_MASK_TEXT": True,
+        # drop | hash | keep (docs/masking.md); None: hash, or keep when the older
+        # DECISION_LOG_MASK_TEXT is false.
+        "TEXT_POLICY": None,
+        # Keys the hashes of masked values (HMAC-SHA-256), so short values cannot be guessed.
+        "TEXT_HASH_KEY": None,
         # Bodies above this are refused with 413 before they are read.
         "MAX_CONTENT_LENGTH": 256 * KIB,
         # The operator's key file (docs/security.md): lines not yet in the database
@@ -91,6 +99,13 @@ def defaults(instance_path: str) -> dict[str, Any]:
         # Every worker fires due timer deadlines this often (seconds); 0: not in this process.
         "TIMER_POLL_SECONDS": 10.0,
     }
+
+
+def text_policy(config: Mapping[str, Any]) -> str:
+    """Return the decision log's text policy name from TEXT_POLICY, else DECISION_LOG_MASK_TEXT."""
+    if config.get("TEXT_POLICY"):
+        return str(config["TEXT_POLICY"])
+    return "hash" if config.get("DECISION_LOG_MASK_TEXT", True) else "keep"
 
 
 def from_environment(environ: Mapping[str, str]) -> dict[str, Any]:

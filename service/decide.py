@@ -22,10 +22,11 @@ from service.cases.escalations import (
 )
 from service.cases.model import Event, Snapshot
 from service.cases.reduce import apply_event, threats_within
-from service.engine.explain import ABSENT, Failure, explain, first_failure
+from service.engine.explain import ABSENT, Failure, explain, first_failure, hidden
 from service.engine.facts import FactValue
 from service.engine.merge import EscalationOut, Match, merge, outcome_of
 from service.engine.model import Defaults, Rule
+from service.masking import Readable
 from service.policy import Policy
 from service.signals.detect import Signal
 
@@ -137,7 +138,9 @@ def facts_of(
     return facts
 
 
-def _placeholder(name: str, facts: dict[str, FactValue], snapshot: Snapshot) -> str:
+def _placeholder(
+    name: str, facts: dict[str, FactValue], snapshot: Snapshot, readable: Readable
+) -> str:
     """Render one ``{placeholder}`` of guidance: a fact, or a value kept for guidance only."""
     customer = snapshot.customer
     if name == "customer.unresolved_complaint_refs":
@@ -151,7 +154,16 @@ def _placeholder(name: str, facts: dict[str, FactValue], snapshot: Snapshot) -> 
     if name not in facts:
         return "(unknown)"
     value = facts[name]
+    # Guidance is stored, logged and sent to every caller: no message text in it.
+    stand_in = hidden(name, value, readable)
+    if stand_in is not None:
+        return stand_in
     return ", ".join(value) if isinstance(value, tuple) else str(value)
+
+
+def why_signal(signal: Signal) -> str:
+    """Say which lexicon entry made a signal, as ``why`` shows it: the entry, not the words."""
+    return f"({signal.language}) matched entry '{signal.entry}' at {signal.source}"
 
 
 def evaluate(
@@ -171,16 +183,18 @@ def evaluate(
     facts = facts_of(after, event, signals, policy.ruleset.defaults)
     matched_ids = policy.engine.match(facts)
 
+    # Why names the lexicon entry, never the words matched: it is stored and shown to all.
     evidence: dict[str, str] = {}
     for signal in signals:
-        evidence.setdefault(signal.name, f"({signal.language}) matched '{signal.evidence}'")
+        evidence.setdefault(signal.name, why_signal(signal))
     types = policy.compiled.field_types
+    readable = policy.readable
     matches = [
-        Match(rule, explain(rule.when, facts, types, evidence))
+        Match(rule, explain(rule.when, facts, types, evidence, readable))
         for rule in policy.ruleset.rules
         if rule.id in matched_ids
     ]
-    merged = merge(matches, lambda name: _placeholder(name, facts, after))
+    merged = merge(matches, lambda name: _placeholder(name, facts, after, readable))
     sorted_ = sort_escalations(
         after.case,
         [Raised(e.to, e.severity, e.rule) for e in merged.escalations],
@@ -240,7 +254,7 @@ def misses(
     for rule in policy.ruleset.rules:
         if rule.id in matched_ids:
             continue
-        failure = first_failure(rule.when, facts, types)
+        failure = first_failure(rule.when, facts, types, policy.readable)
         # The engine and the explainer read conditions alike (property-tested); should
         # they ever differ, say so rather than drop the rule from the answer.
         found.append(Miss(rule, failure or Failure("(the engine did not match)", None, ABSENT)))

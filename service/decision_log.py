@@ -1,10 +1,12 @@
 """The decision log: one JSON line per decision, after Open Policy Agent's.
 
 Each line has the decision id, timestamp, case, event and customer ids, the
-caller, the rules revision, the input (message text masked unless configured
-otherwise), the signals, the matched rules with why they matched, the decision
-and how long it took.  Lines are appended with a single write each, so
-several worker processes can share one file.
+caller, the rules revision, the input, the signals, the matched rules with why
+they matched, the decision and how long it took.  Message text, the words a
+signal matched and attribute values that are not numbers or enumerations the
+rules read are shown by the text policy (drop, hash or keep; docs/masking.md).
+Lines are appended with a single write each, so several worker processes can
+share one file.
 
 Stored decisions reach the log through an outbox: each event row carries a
 ``logged`` flag, set (in batches) after its line is written.  Rows a crash
@@ -14,28 +16,47 @@ decision at least once; ``decision_id`` tells repeats apart.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
 import sys
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from service.engine.catalog import SERVER_EVENT_TYPES
+from service.masking import (
+    NOTHING_READABLE,
+    Readable,
+    TextPolicy,
+    mask_item,
+    mask_signals,
+    scrub_why,
+)
 from service.store import repository as repo
 from service.store.repository import Store
 
 log = logging.getLogger(__name__)
 
 
-def masked_text(text: object, mask: bool) -> Any:
-    """Return the text, or a stand-in that shows its length and hash but not its words."""
-    if not isinstance(text, str) or not mask:
-        return text
-    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
-    return {"masked": True, "length": len(text), "sha256_prefix": digest}
+def masked_input(
+    event: Mapping[str, Any],
+    policy: TextPolicy,
+    *,
+    key: bytes | None = None,
+    readable: Readable = NOTHING_READABLE,
+    trusted: bool = False,
+) -> dict[str, Any]:
+    """Return an event as sent with its text and its attribute values masked by ``policy``.
+
+    ``trusted`` attributes (a timer's, made by the service) are shown as they are.
+    """
+    shown = mask_item(event, "text", policy, key)
+    attributes = shown.get("attributes")
+    if isinstance(attributes, Mapping) and not trusted:
+        shown["attributes"] = readable.attributes(attributes, policy, key)
+    return shown
 
 
 def record(
@@ -45,9 +66,27 @@ def record(
     caller: str | None,
     customer_id: str | None,
     dry_run: bool,
-    mask: bool,
+    policy: TextPolicy = TextPolicy.HASH,
+    key: bytes | None = None,
+    readable: Readable = NOTHING_READABLE,
+    mask: bool | None = None,
 ) -> dict[str, Any]:
-    """Build one decision-log record from a decision and its event as sent (wire forms)."""
+    """Build one decision-log record from a decision and its event as sent (wire forms).
+
+    Whatever form the decision comes in (a text:read caller's answer included),
+    the record shows text only as ``policy`` allows; ``mask``, the older
+    switch, means hash (true) or keep (false) when given.
+    """
+    if mask is not None:
+        policy = TextPolicy.HASH if mask else TextPolicy.KEEP
+    # Only the service makes deadline_reached events for a stored case; a dry run's are a
+    # caller's, whatever their type.
+    trusted = not dry_run and event.get("type") in SERVER_EVENT_TYPES
+    keep = policy is TextPolicy.KEEP
+    signals = [
+        {k: s[k] for k in ("name", "language", "entry", "source", "evidence") if k in s}
+        for s in decision["signals"]
+    ]
     return {
         "decision_id": decision["decision_id"],
         "timestamp": decision["evaluated_at"],
@@ -57,27 +96,70 @@ def record(
         "caller": caller,
         "dry_run": dry_run,
         "rules_revision": decision["rules_revision"],
-        "input": {**event, "text": masked_text(event.get("text"), mask)},
-        "signals": [
-            {k: s[k] for k in ("name", "language", "evidence", "entry")}
-            for s in decision["signals"]
+        "input": masked_input(event, policy, key=key, readable=readable, trusted=trusted),
+        "signals": mask_signals(signals, policy, key),
+        "matched_rules": [
+            {"id": m["id"], "why": m["why"] if keep else scrub_why(m["why"], decision["signals"])}
+            for m in decision["matched_rules"]
         ],
-        "matched_rules": [{"id": m["id"], "why": m["why"]} for m in decision["matched_rules"]],
         "result": {k: v for k, v in decision.items() if k not in ("signals", "matched_rules")},
         "metrics": {"timer_eval_ms": decision["duration_ms"]},
     }
 
 
 class DecisionLog:
-    """Append decision records to a file, or to standard output for "-"."""
+    """Append decision records to a file, or to standard output for "-".
 
-    def __init__(self, target: str, mask_text: bool = True) -> None:
-        self.mask_text = mask_text
+    ``policy`` and ``key`` say how text is masked; ``readable`` returns what
+    the active rules read as plain data, for lines written outside a request.
+    """
+
+    def __init__(
+        self,
+        target: str,
+        policy: TextPolicy = TextPolicy.HASH,
+        key: bytes | None = None,
+        readable: Callable[[], Readable] = lambda: NOTHING_READABLE,
+        *,
+        mask_text: bool | None = None,
+    ) -> None:
+        if mask_text is not None:  # the older switch: hash or keep
+            policy = TextPolicy.HASH if mask_text else TextPolicy.KEEP
+        self.policy, self.key, self.readable = policy, key, readable
         self._lock = threading.Lock()
         self._fd: int | None = None
         if target != "-":
             os.makedirs(os.path.dirname(os.path.abspath(target)), exist_ok=True)
             self._fd = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+
+    @property
+    def mask_text(self) -> bool:
+        """Tell whether text is masked at all (the older switch, for older callers)."""
+        return self.policy is not TextPolicy.KEEP
+
+    def decision(
+        self,
+        decision: Mapping[str, Any],
+        event: Mapping[str, Any],
+        *,
+        caller: str | None,
+        customer_id: str | None,
+        dry_run: bool,
+        readable: Readable | None = None,
+    ) -> None:
+        """Write the record of one decision (wire or stored form), masked by this log's policy."""
+        self.write(
+            record(
+                decision,
+                event,
+                caller=caller,
+                customer_id=customer_id,
+                dry_run=dry_run,
+                policy=self.policy,
+                key=self.key,
+                readable=self.readable() if readable is None else readable,
+            )
+        )
 
     def write(self, entry: Mapping[str, Any]) -> None:
         """Append one record as one line."""
@@ -148,15 +230,12 @@ class Outbox:
             with self.store.write() as conn:
                 rows = repo.unlogged(conn, cutoff, batch)
                 for row in rows:
-                    self.log.write(
-                        record(
-                            row.decision,
-                            row.event,
-                            caller=row.caller,
-                            customer_id=row.customer_id,
-                            dry_run=False,
-                            mask=self.log.mask_text,
-                        )
+                    self.log.decision(
+                        row.decision,
+                        row.event,
+                        caller=row.caller,
+                        customer_id=row.customer_id,
+                        dry_run=False,
                     )
                 repo.mark_logged(conn, [row.seq for row in rows])
             total += len(rows)

@@ -18,12 +18,15 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 
 from service.engine import durable_backend
 from service.engine.compiler import CompiledRuleSet, CompileError, compile_ruleset
 from service.engine.durable_backend import DurableEngine, EngineError
 from service.engine.model import RuleSet
+from service.engine.readable import readable_of
+from service.masking import Readable
 from service.ruleset import loader
 from service.ruleset.bundle import Bundle
 from service.ruleset.issues import InvalidFiles, Issue
@@ -68,6 +71,11 @@ class Policy:
     def revision(self) -> str:
         """Return the content hash of the rule set."""
         return self.ruleset.revision
+
+    @cached_property
+    def readable(self) -> Readable:
+        """Return the attribute values this rule set reads as numbers or enumerations."""
+        return readable_of(self.ruleset)
 
 
 def _compile_issues(ruleset: RuleSet, error: CompileError) -> list[Issue]:

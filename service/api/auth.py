@@ -18,6 +18,7 @@ from service.api.codes import ErrorCode
 from service.api.context import services
 from service.api.errors import ApiError, problem
 from service.keys import Key
+from service.masking import TextPolicy, mask_decision
 
 EVENTS_WRITE = "events:write"
 DECISIONS_READ = "decisions:read"
@@ -160,3 +161,11 @@ def key_name() -> str | None:
 def init_app(app: Flask) -> None:
     """Check every request of ``app`` against the table before its view runs."""
     app.before_request(authenticate)
+
+
+def shown_decision(wire: dict[str, Any]) -> dict[str, Any]:
+    """Return a decision in its wire form as this caller may see it (docs/masking.md)."""
+    if may_read_text():
+        return wire
+    key = current_app.config.get("TEXT_HASH_KEY")
+    return mask_decision(wire, TextPolicy.HASH, key.encode("utf-8") if key else None)

@@ -9,11 +9,11 @@ from marshmallow import ValidationError
 
 from schemas.api import CaseEventV1Schema, CaseV1Schema, DecisionV1Schema, check_event_time
 from service.api import body
+from service.api.auth import shown_decision
 from service.api.codes import ErrorCode
 from service.api.context import caller, services
 from service.api.decisions import stored_decision
 from service.api.errors import ApiError, validation_error
-from service.decision_log import record
 from service.ingest import CustomerMismatch, IdempotencyConflict, StoreBusy, ingest
 from service.store import repository as repo
 
@@ -35,10 +35,9 @@ def post_event(case_id: str) -> tuple[dict[str, Any], int, dict[str, str]]:
         check_event_time(event, svc.clock())
     except ValidationError as exc:
         raise validation_error(exc) from exc
+    policy = svc.policies.current
     try:
-        ingested = ingest(
-            svc.store, svc.policies.current, case_id, event, raw, caller(), clock=svc.clock
-        )
+        ingested = ingest(svc.store, policy, case_id, event, raw, caller(), clock=svc.clock)
     except IdempotencyConflict as exc:
         raise ApiError(
             409, ErrorCode.IDEMPOTENCY_CONFLICT, "The event id is already used", str(exc)
@@ -53,19 +52,17 @@ def post_event(case_id: str) -> tuple[dict[str, Any], int, dict[str, str]]:
         ) from exc
     decision: dict[str, Any] = DECISION_V1.dump(ingested.decision)
     if not ingested.duplicate:
-        svc.decision_log.write(
-            record(
-                decision,
-                raw,
-                caller=caller(),
-                customer_id=ingested.customer_id,
-                dry_run=False,
-                mask=svc.decision_log.mask_text,
-            )
+        svc.decision_log.decision(
+            decision,
+            raw,
+            caller=caller(),
+            customer_id=ingested.customer_id,
+            dry_run=False,
+            readable=policy.readable,
         )
         svc.outbox.written(ingested.seq)
     status = 200 if ingested.duplicate else 201
-    return decision, status, {"Location": f"/v1/cases/{case_id}"}
+    return shown_decision(decision), status, {"Location": f"/v1/cases/{case_id}"}
 
 
 @bp.get("/v1/cases/<case_id>")

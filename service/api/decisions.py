@@ -8,6 +8,7 @@ from flask import Blueprint, request
 
 from schemas.api import DecisionPageV1Schema, DecisionQueryV1Schema, DecisionV1Schema
 from service.api import body
+from service.api.auth import shown_decision
 from service.api.context import services
 from service.store import repository as repo
 
@@ -16,8 +17,8 @@ DECISION_V1 = DecisionV1Schema()  # reused: building a schema costs more than du
 
 
 def stored_decision(row: repo.DecisionRow, *, customer: bool) -> dict[str, Any]:
-    """Return a stored decision in its wire form, with when it was received (and the customer)."""
-    wire: dict[str, Any] = DECISION_V1.dump(row.decision)
+    """Return a stored decision as this caller may see it, with when it was received."""
+    wire: dict[str, Any] = shown_decision(DECISION_V1.dump(row.decision))
     if customer:
         wire["customer_id"] = row.customer_id
     wire["received_at"] = row.received_at.isoformat()

@@ -17,11 +17,11 @@ from schemas.api import (
 )
 from service import activation, decide
 from service.api import body
+from service.api.auth import shown_decision
 from service.api.codes import ErrorCode
 from service.api.context import caller, services
 from service.api.errors import ApiError, validation_error
 from service.cases.model import Snapshot
-from service.decision_log import record
 from service.policy import Policy, PolicyHolder
 from service.ruleset.bundle import Bundle
 from service.ruleset.issues import InvalidFiles
@@ -62,17 +62,15 @@ def evaluate_event() -> dict[str, Any]:
         explain_misses=full,
     )
     result: dict[str, Any] = (EXPLAINED_V1 if full else DECISION_V1).dump(evaluation.decision)
-    svc.decision_log.write(
-        record(
-            result,
-            raw["event"],
-            caller=caller(),
-            customer_id=evaluation.after.customer.id,
-            dry_run=True,
-            mask=svc.decision_log.mask_text,
-        )
+    svc.decision_log.decision(
+        result,
+        raw["event"],
+        caller=caller(),
+        customer_id=evaluation.after.customer.id,
+        dry_run=True,
+        readable=policy.readable,
     )
-    return result
+    return shown_decision(result)
 
 
 def _policy(holder: PolicyHolder, candidate: dict[str, Any] | None) -> Policy:

@@ -14,8 +14,9 @@ from typing import Any
 from service.claimer import Claimer, log_fired
 from service.cli.common import DEFAULT_RULES
 from service.cli.migrate import database_url, instance_path
-from service.config import defaults
+from service.config import defaults, from_environment, text_policy
 from service.decision_log import DecisionLog, Outbox
+from service.masking import parse_policy
 from service.policy import PolicyHolder
 from service.store.db import create_engine, migrate
 from service.store.repository import Store
@@ -47,10 +48,13 @@ def main(args: argparse.Namespace) -> int:
     store = Store(engine)
     rules = args.rules or Path(os.environ.get("ESCALATION_RULES_DIR") or DEFAULT_RULES)
     policies = PolicyHolder(store, rules.resolve())
+    configured = {**settings, **from_environment(os.environ)}
+    hash_key = configured["TEXT_HASH_KEY"]
     decision_log = DecisionLog(
-        os.environ.get("ESCALATION_DECISION_LOG") or settings["DECISION_LOG"],
-        mask_text=os.environ.get("ESCALATION_DECISION_LOG_MASK_TEXT", "true").lower()
-        not in ("0", "false", "no"),
+        configured["DECISION_LOG"],
+        parse_policy(text_policy(configured)),
+        hash_key.encode("utf-8") if hash_key else None,
+        readable=lambda: policies.current.readable,
     )
     outbox = Outbox(store, decision_log)
 

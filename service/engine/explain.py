@@ -24,6 +24,8 @@ from service.engine import catalog
 from service.engine.catalog import FieldType
 from service.engine.facts import MISSING, Facts, FactValue, _Missing, contains, value_of
 from service.engine.model import AllOf, AnyOf, Condition, FieldRef, NotOf, Predicate
+from service.engine.readable import CATALOGUE
+from service.masking import ATTRIBUTE_PREFIX, Readable
 
 SYMBOL = {
     "eq": "=",
@@ -36,7 +38,7 @@ SYMBOL = {
     "not_in": "not in",
     "contains": "contains",
 }
-Evidence = Mapping[str, str]  # signal name -> "(pl) 'rozmawiać z kierownikiem'"
+Evidence = Mapping[str, str]  # signal name -> "(pl) matched entry '...' at lexicons/...:3"
 
 
 def _type(path: str, types: Mapping[str, FieldType | None]) -> FieldType | None:
@@ -120,20 +122,50 @@ def show(value: object) -> str:
     return _show(value)
 
 
+def hidden(path: str, value: object, readable: Readable = CATALOGUE) -> str | None:
+    """Return the stand-in for a value that may be customer text, or None when it may be shown.
+
+    Message text shows only its length; an event attribute only when the rules
+    read it as a number or an enumeration (``Readable``).
+    """
+    if isinstance(value, _Missing) or value is None:
+        return None
+    if path in TEXT_FIELDS or (
+        path.startswith(ATTRIBUTE_PREFIX) and not readable.shows(path, value)
+    ):
+        if isinstance(value, str):
+            return f"(text, {len(value)} characters)"
+        return "(value not shown)"
+    return None
+
+
+def _shown(path: str, value: object, readable: Readable) -> str:
+    """Render a field's value, or its stand-in when it may be customer text."""
+    return hidden(path, value, readable) or _show(value)
+
+
 def describe(
-    pred: Predicate, facts: Facts, types: Mapping[str, FieldType | None], evidence: Evidence
+    pred: Predicate,
+    facts: Facts,
+    types: Mapping[str, FieldType | None],
+    evidence: Evidence,
+    readable: Readable = CATALOGUE,
 ) -> str:
-    """Render one predicate with the values observed."""
+    """Render one predicate with the values observed (never message text)."""
     left, right = _resolve(pred, facts, types)
     if pred.op == "exists":
         return f"{pred.field} is {'present' if pred.value else 'absent'}" + (
-            f" ({_show(left)})" if not isinstance(left, _Missing) else ""
+            f" ({_shown(pred.field, left, readable)})" if not isinstance(left, _Missing) else ""
         )
     if pred.field == "signals" and pred.op == "contains" and isinstance(right, str):
         detail = evidence.get(right)
         return f"signal {right} {detail}" if detail else f"signals contains {right}"
-    lhs = f"{pred.field} {_show(left)}"
-    rhs = f"{pred.value.path} {_show(right)}" if isinstance(pred.value, FieldRef) else _show(right)
+    lhs = f"{pred.field} {_shown(pred.field, left, readable)}"
+    rhs = (
+        f"{pred.value.path} {_shown(pred.value.path, right, readable)}"
+        if isinstance(pred.value, FieldRef)
+        else _show(right)
+    )
     return f"{lhs} {SYMBOL[pred.op]} {rhs}"
 
 
@@ -142,35 +174,42 @@ def explain(
     facts: Facts,
     types: Mapping[str, FieldType | None],
     evidence: Evidence,
+    readable: Readable = CATALOGUE,
 ) -> str:
     """Render the parts of a condition that hold, joined the way they combine."""
     if isinstance(cond, Predicate):
-        return describe(cond, facts, types, evidence)
+        return describe(cond, facts, types, evidence, readable)
     if isinstance(cond, NotOf):
         inner = cond.child
         if isinstance(inner, Predicate):
-            return f"not ({describe(inner, facts, types, evidence)})"
-        return f"not ({_render_all(inner, facts, types, evidence)})"
+            return f"not ({describe(inner, facts, types, evidence, readable)})"
+        return f"not ({_render_all(inner, facts, types, evidence, readable)})"
     parts: Sequence[Condition] = cond.children
     if isinstance(cond, AnyOf):
         parts = [child for child in cond.children if holds(child, facts, types)] or parts
         joiner = " or "
     else:
         joiner = " and "
-    rendered = [explain(child, facts, types, evidence) for child in parts]
+    rendered = [explain(child, facts, types, evidence, readable) for child in parts]
     return joiner.join(f"({r})" if " and " in r or " or " in r else r for r in rendered)
 
 
 def _render_all(
-    cond: Condition, facts: Facts, types: Mapping[str, FieldType | None], evidence: Evidence
+    cond: Condition,
+    facts: Facts,
+    types: Mapping[str, FieldType | None],
+    evidence: Evidence,
+    readable: Readable,
 ) -> str:
     """Render every part of a condition (used under ``not``, where none hold)."""
     if isinstance(cond, Predicate):
-        return describe(cond, facts, types, evidence)
+        return describe(cond, facts, types, evidence, readable)
     if isinstance(cond, NotOf):
-        return f"not ({_render_all(cond.child, facts, types, evidence)})"
+        return f"not ({_render_all(cond.child, facts, types, evidence, readable)})"
     joiner = " or " if isinstance(cond, AnyOf) else " and "
-    return joiner.join(_render_all(child, facts, types, evidence) for child in cond.children)
+    return joiner.join(
+        _render_all(child, facts, types, evidence, readable) for child in cond.children
+    )
 
 
 # Fields that carry what the customer wrote: their values are never rendered.
@@ -195,41 +234,48 @@ class Failure:
     alternatives: tuple[Failure, ...] = ()
 
 
-def _seen(path: str, value: FactValue | _Missing, facts: Facts) -> Observed:
+def _seen(
+    path: str, value: FactValue | _Missing, facts: Facts, readable: Readable = CATALOGUE
+) -> Observed:
     """Return what a rule author is shown of a field's value: never message text."""
-    if path in TEXT_FIELDS and isinstance(value, str):
-        return f"(text, {len(value)} characters)"
+    stand_in = hidden(path, value, readable)
+    if stand_in is not None:
+        return stand_in
     if isinstance(value, _Missing):
         raw = facts.get(path)
         # A value of the wrong type reads as missing; say so instead of "(absent)".
         if path in facts and raw is not None and path not in TEXT_FIELDS:
-            return f"(wrong type: {_show(raw)})"
+            return f"(wrong type: {_shown(path, raw, readable)})"
         return ABSENT
     return value
 
 
-def _render(pred: Predicate, facts: Facts, types: Mapping[str, FieldType | None]) -> str:
+def _render(
+    pred: Predicate, facts: Facts, types: Mapping[str, FieldType | None], readable: Readable
+) -> str:
     """Render one comparison as ``field value op operand`` with the values seen."""
     left, right = _resolve(pred, facts, types)
-    lhs = f"{pred.field} {_show(_seen(pred.field, left, facts))}"
+    lhs = f"{pred.field} {_show(_seen(pred.field, left, facts, readable))}"
     if pred.op == "exists":
         return f"{lhs} is {'present' if pred.value else 'absent'}"
     seeable = (str, int, float, bool, tuple, _Missing)
     if isinstance(pred.value, FieldRef) and isinstance(right, seeable):
-        rhs = f"{pred.value.path} {_show(_seen(pred.value.path, right, facts))}"
+        rhs = f"{pred.value.path} {_show(_seen(pred.value.path, right, facts, readable))}"
     else:
         rhs = _show(pred.value)
     return f"{lhs} {SYMBOL[pred.op]} {rhs}"
 
 
-def _render_whole(cond: Condition, facts: Facts, types: Mapping[str, FieldType | None]) -> str:
+def _render_whole(
+    cond: Condition, facts: Facts, types: Mapping[str, FieldType | None], readable: Readable
+) -> str:
     """Render every part of a condition with the values seen."""
     if isinstance(cond, Predicate):
-        return _render(cond, facts, types)
+        return _render(cond, facts, types, readable)
     if isinstance(cond, NotOf):
-        return f"not ({_render_whole(cond.child, facts, types)})"
+        return f"not ({_render_whole(cond.child, facts, types, readable)})"
     joiner = " or " if isinstance(cond, AnyOf) else " and "
-    parts = [_render_whole(child, facts, types) for child in cond.children]
+    parts = [_render_whole(child, facts, types, readable) for child in cond.children]
     return joiner.join(f"({p})" if " and " in p or " or " in p else p for p in parts)
 
 
@@ -250,33 +296,35 @@ def _witness(
 
 
 def _failure_of(
-    cond: Condition, facts: Facts, types: Mapping[str, FieldType | None]
+    cond: Condition, facts: Facts, types: Mapping[str, FieldType | None], readable: Readable
 ) -> Failure | None:
     if isinstance(cond, Predicate):
         if _predicate(cond, facts, types):
             return None
         left, _ = _resolve(cond, facts, types)
         return Failure(
-            f"{_render(cond, facts, types)}: false", cond.field, _seen(cond.field, left, facts)
+            f"{_render(cond, facts, types, readable)}: false",
+            cond.field,
+            _seen(cond.field, left, facts, readable),
         )
     if isinstance(cond, NotOf):
         if not holds(cond.child, facts, types):
             return None
         witness = _witness(cond.child, True, facts, types)
         return Failure(
-            f"not ({_render_whole(cond.child, facts, types)}): false",
+            f"not ({_render_whole(cond.child, facts, types, readable)}): false",
             witness.field if witness else None,
-            _observed_at(witness, facts, types),
+            _observed_at(witness, facts, types, readable),
         )
     if isinstance(cond, AllOf):
         for child in cond.children:
-            failure = _failure_of(child, facts, types)
+            failure = _failure_of(child, facts, types, readable)
             if failure is not None:
                 return failure
         return None
     alternatives = []
     for child in cond.children:
-        failure = _failure_of(child, facts, types)
+        failure = _failure_of(child, facts, types, readable)
         if failure is None:
             return None
         alternatives.append(failure)
@@ -292,19 +340,35 @@ def _failure_of(
 
 
 def _observed_at(
-    pred: Predicate | None, facts: Facts, types: Mapping[str, FieldType | None]
+    pred: Predicate | None, facts: Facts, types: Mapping[str, FieldType | None], readable: Readable
 ) -> Observed:
     if pred is None:
         return ABSENT
     left, _ = _resolve(pred, facts, types)
-    return _seen(pred.field, left, facts)
+    return _seen(pred.field, left, facts, readable)
 
 
 def first_failure(
-    cond: Condition, facts: Facts, types: Mapping[str, FieldType | None]
+    cond: Condition,
+    facts: Facts,
+    types: Mapping[str, FieldType | None],
+    readable: Readable = CATALOGUE,
 ) -> Failure | None:
-    """Return why ``cond`` does not hold for ``facts``, or None when it holds."""
-    return _failure_of(cond, facts, types)
+    """Return why ``cond`` does not hold for ``facts``, or None when it holds.
+
+    Message text and attribute values ``readable`` does not show appear only as stand-ins.
+    """
+    return _failure_of(cond, facts, types, readable)
 
 
-__all__ = ["ABSENT", "MISSING", "Failure", "describe", "explain", "first_failure", "holds", "show"]
+__all__ = [
+    "ABSENT",
+    "MISSING",
+    "Failure",
+    "describe",
+    "explain",
+    "first_failure",
+    "hidden",
+    "holds",
+    "show",
+]

@@ -59,9 +59,21 @@ def _sqlite_setup(engine: sa.Engine) -> None:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+class _NoRows(logging.Filter):
+    """Drop SQLAlchemy's result-row lines (logged at DEBUG): rows hold message text and secrets."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (isinstance(record.msg, str) and record.msg.startswith("Row "))
+
+
+NO_ROWS = _NoRows()
+
+
 def create_engine(url: str) -> sa.Engine:
     """Create an engine for ``url`` with the settings this service relies on."""
     url = normalize_url(url)
+    # Parameters are hidden by the engine (hide_parameters); rows only by this filter.
+    logging.getLogger("sqlalchemy.engine.Engine").addFilter(NO_ROWS)
     if url.startswith("sqlite"):
         database = sa.make_url(url).database
         if database and database != ":memory:":
@@ -70,10 +82,18 @@ def create_engine(url: str) -> sa.Engine:
             url,
             connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
             pool_pre_ping=True,
+            hide_parameters=True,  # errors and logs never carry event bodies
         )
         _sqlite_setup(engine)
         return engine
-    return sa.create_engine(url, pool_size=8, max_overflow=8, pool_pre_ping=True, pool_timeout=30)
+    return sa.create_engine(
+        url,
+        pool_size=8,
+        max_overflow=8,
+        pool_pre_ping=True,
+        pool_timeout=30,
+        hide_parameters=True,  # errors and logs never carry event bodies
+    )
 
 
 def alembic_config(engine: sa.Engine) -> Config:

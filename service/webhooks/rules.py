@@ -19,6 +19,7 @@ from standardwebhooks import Webhook
 
 from schemas.api import DecisionV1Schema
 from schemas.webhooks import SECRET_PREFIX
+from service.masking import TextPolicy, mask_decision
 from service.store import codec
 
 CREATED, TIME_DRIVEN = "decision.created", "decision.time_driven"
@@ -42,9 +43,15 @@ def wants(events: str, outcome: str, *, time_driven: bool) -> bool:
     return True
 
 
-def wire_decision(stored: Mapping[str, Any]) -> dict[str, Any]:
-    """Return a queued decision as GET /v1/decisions shows it, from what the outbox holds."""
-    data: dict[str, Any] = DECISION_V1.dump(codec.decision_from_json(stored["decision"]))
+def wire_decision(stored: Mapping[str, Any], key: bytes | None = None) -> dict[str, Any]:
+    """Return a queued decision as GET /v1/decisions shows it to a caller without text:read.
+
+    Receivers never hold the text:read scope: the words a signal matched are
+    sent as their hash stand-in (docs/masking.md).
+    """
+    data: dict[str, Any] = mask_decision(
+        DECISION_V1.dump(codec.decision_from_json(stored["decision"])), TextPolicy.HASH, key
+    )
     data["customer_id"] = stored["customer_id"]
     data["received_at"] = stored["received_at"]
     return data

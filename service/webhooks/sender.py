@@ -53,8 +53,10 @@ class Sender:
         lease: float = LEASE_SECONDS,
         batch: int = BATCH,
         timeout: httpx.Timeout = TIMEOUT,
+        hash_key: bytes | None = None,
     ) -> None:
         self.store = store
+        self.hash_key = hash_key  # keys the hashes of masked evidence in payloads
         self.schedule = schedule
         self.clock = clock
         self.lease = timedelta(seconds=lease)
@@ -96,7 +98,7 @@ class Sender:
         """Send one claimed delivery and record the attempt."""
         delivery = item.delivery
         payload = rules.body(
-            delivery.type, rules.wire_decision(delivery.payload), delivery.created_at
+            delivery.type, rules.wire_decision(delivery.payload, self.hash_key), delivery.created_at
         )
         started = self.clock()
         clock_started = time.monotonic()

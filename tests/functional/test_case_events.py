@@ -11,6 +11,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.support.events import at, body
+from tests.support.keys import read_text
 
 
 @pytest.fixture
@@ -300,6 +301,7 @@ def test_case_ids_are_validated(client: FlaskClient) -> None:
 
 
 def test_case_event_decisions_carry_signals_in_any_language(client: FlaskClient) -> None:
+    read_text(client)  # a text:read caller sees the words
     decision = post(
         client,
         "C-pl",
@@ -313,7 +315,8 @@ def test_case_event_decisions_carry_signals_in_any_language(client: FlaskClient)
     assert signal["evidence"] in "Chcę rozmawiać z kierownikiem."
     assert signal["source"].startswith("rules/lexicons/pl/supervisor_demand.yaml:")
     assert decision["escalations"][0]["to"] == "supervisor"
-    assert f"matched '{signal['evidence']}'" in decision["matched_rules"][0]["why"]
+    assert f"matched entry '{signal['entry']}'" in decision["matched_rules"][0]["why"]
+    assert signal["evidence"] not in decision["matched_rules"][0]["why"]
 
 
 def test_a_one_megabyte_message_is_refused_before_anything_is_stored(client: FlaskClient) -> None:

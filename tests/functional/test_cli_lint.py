@@ -156,7 +156,13 @@ def test_a_failure_shows_expected_and_got_with_the_rule_and_its_why(
     status, out, _ = run(capsys, "test", str(root))
 
     assert status == 1
-    why = "signal supervisor_demand (pl) matched 'rozmawiać z kierownikiem'"
+    # Why names the lexicon entry as written and where, never the words of the message.
+    lexicon = root / "lexicons" / "pl" / "supervisor_demand.yaml"
+    entry = lexicon.read_text(encoding="utf-8").splitlines()[8].removeprefix("  - ")
+    why = (
+        f"signal supervisor_demand (pl) matched entry '{entry}' "
+        "at rules/lexicons/pl/supervisor_demand.yaml:9"
+    )
     assert out.splitlines() == [
         "FAIL rules/tests/wrong.yaml:2: a polite question",
         f"     expected rule demand not to fire, but it did: {why}",

@@ -37,10 +37,12 @@ def test_an_event_matching_three_rules_returns_all_three_with_why(client: FlaskC
         "key-account-senior-handling",
         "abuse-in-live-channel",
     }
-    assert (
-        matched["customer-demands-supervisor"]
-        == "signal supervisor_demand (en) matched 'Get me your manager'"
+    # Why names the lexicon entry that matched and where it is written, not the words.
+    assert matched["customer-demands-supervisor"].startswith(
+        "signal supervisor_demand (en) matched entry '(get|give|put"
     )
+    assert "at rules/lexicons/en/supervisor_demand.yaml:" in matched["customer-demands-supervisor"]
+    assert "Get me your manager" not in matched["customer-demands-supervisor"]
     assert "customer.tier key_account = key_account" in matched["key-account-senior-handling"]
     assert "event.channel chat in [phone, chat, in_person]" in matched["abuse-in-live-channel"]
     assert decision["outcome"] == "escalate"

@@ -73,7 +73,7 @@ def test_a_phrase_added_to_a_lexicon_fires_after_reload(tmp_path: Path) -> None:
             }
         },
     ).get_json()
-    assert decision["signals"][0]["evidence"] == "wil je manager spreken"
+    assert decision["signals"][0]["entry"] == "(wil|wilt) (je|uw|de) (manager|leidinggevende) spreken"
     assert decision["outcome"] == "escalate"
 
 

@@ -24,6 +24,11 @@ from service.store import keys as rows
 TEST_KEY = "test"
 TEST_TOKEN = "esk_test-suite-token-not-a-secret-0000000000000000"
 ALL_SCOPES = tuple(SCOPES)
+# The suite's key has every scope but text:read, so responses are masked as most
+# callers see them; tests that read the words send the text reader's key.
+SUITE_SCOPES = tuple(s for s in SCOPES if s != "text:read")
+TEXT_READER_KEY = "test-text-reader"
+TEXT_READER_TOKEN = "esk_test-suite-text-reader-not-a-secret-00000000"
 EXTENSION = "test_api_token"
 
 
@@ -56,10 +61,17 @@ def add_key(
 
 def authorize(app: Flask) -> Flask:
     """Give ``app`` the suite's key with every scope and make its test clients send it."""
-    add_key(app, TEST_KEY, ALL_SCOPES, TEST_TOKEN)
+    add_key(app, TEST_KEY, SUITE_SCOPES, TEST_TOKEN)
+    add_key(app, TEXT_READER_KEY, ALL_SCOPES, TEXT_READER_TOKEN)
     app.extensions[EXTENSION] = TEST_TOKEN
     app.test_client_class = KeyedClient
     return app
+
+
+def read_text(client: FlaskClient) -> FlaskClient:
+    """Make ``client`` send the text reader's key (every scope, text:read included)."""
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {TEXT_READER_TOKEN}"
+    return client
 
 
 def client_without_key(app: Flask) -> FlaskClient:
@@ -73,4 +85,4 @@ def write_key_file(path: Path) -> None:
     """Write the suite's key into a server's key file (imported by every worker at start)."""
     if path.exists() and hash_token(TEST_TOKEN) in path.read_text(encoding="utf-8"):
         return
-    append_to_file(path, FileLine(TEST_KEY, ALL_SCOPES, hash_token(TEST_TOKEN)))
+    append_to_file(path, FileLine(TEST_KEY, SUITE_SCOPES, hash_token(TEST_TOKEN)))

@@ -109,10 +109,28 @@ def test_overlapping_thresholds_past_the_match_stack_are_refused(
 
 
 def test_too_many_different_conditions_at_one_point_are_refused() -> None:
-    rules = [rule(f"code-{i}", Predicate("event.attributes.code", "eq", i)) for i in range(600)]
+    # Every rule tests the same event type, so partitions (routed by it) cannot
+    # split the 600 codes that follow it.
+    chat = Predicate("event.channel", "eq", "chat")
+    rules = [
+        rule(f"code-{i}", AllOf((chat, Predicate("event.attributes.code", "eq", i))))
+        for i in range(600)
+    ] + [rule(f"hot-{i}", AllOf((chat, Predicate("case.hostility", "gte", i)))) for i in range(5)]
 
     with pytest.raises(CompileError, match="different conditions follow the same shared condition"):
         compile_ruleset(ruleset(*rules))
+
+
+def test_many_values_of_one_field_are_spread_over_partitions() -> None:
+    rules = [rule(f"code-{i}", Predicate("event.attributes.code", "eq", i)) for i in range(600)]
+
+    compiled = compile_ruleset(ruleset(*rules))
+    engine = DurableEngine(compiled)
+
+    assert len(compiled.partitions) == 3
+    assert engine.match({"event.attributes.code": 599}) == {"code-599"}
+    assert engine.match({"event.attributes.code": 600}) == set()
+    engine.close()
 
 
 @pytest.mark.slow
@@ -127,7 +145,7 @@ def test_unchecked_the_engine_cannot_take_that_many_siblings(tmp_path: Path) -> 
         from tests.factories import rule, ruleset
         compiler.check_network = lambda chains: []
         rules = [rule(f"c{i}", Predicate("event.attributes.code", "eq", i)) for i in range(600)]
-        compiled = compiler.compile_ruleset(ruleset(*rules))
+        compiled = compiler.compile_ruleset(ruleset(*rules), partition_size=4000)
         print("compiled", flush=True)
         DurableEngine(compiled).match({"event.attributes.code": 1})
         """
@@ -171,7 +189,7 @@ def test_many_rules_with_one_condition_are_refused(monkeypatch: pytest.MonkeyPat
 
     _without_network_check(monkeypatch)
     with pytest.raises(EngineError, match="108"):
-        DurableEngine(compile_ruleset(ruleset(*rules)))
+        DurableEngine(compile_ruleset(ruleset(*rules), partition_size=4000))
 
 
 def test_reading_too_many_fields_is_refused() -> None:

@@ -63,3 +63,31 @@ def test_an_absent_field_is_said_to_be_absent() -> None:
         explain(Predicate("event.language", "exists", False), FACTS, TYPES, EVIDENCE)
         == "event.language is absent"
     )
+
+
+def test_message_text_shows_only_its_length_even_where_a_rule_reads_it() -> None:
+    facts = {**FACTS, "event.text": "refund now or I post your home address"}
+
+    why = explain(Predicate("event.text", "contains", "refund"), facts, TYPES, EVIDENCE)
+
+    assert why == "event.text (text, 38 characters) contains refund"
+
+
+def test_attribute_values_show_only_when_the_rules_read_them_as_plain_data() -> None:
+    from service.masking import Readable
+
+    facts = {**FACTS, "event.attributes.note": "call 555-0100", "event.attributes.total": 250}
+    readable = Readable(numbers=frozenset({"total"}))
+    cond = AllOf(
+        (
+            Predicate("event.attributes.note", "exists", True),
+            Predicate("event.attributes.total", "gte", 100),
+            Predicate("case.hostility", "gte", FieldRef("event.attributes.note")),
+        )
+    )
+
+    why = explain(cond, facts, TYPES, EVIDENCE, readable)
+
+    assert "555" not in why
+    assert "event.attributes.note is present ((text, 13 characters))" in why
+    assert "event.attributes.total 250 >= 100" in why

@@ -338,6 +338,15 @@ def get_case(conn: sa.Connection, case_id: str, now: datetime, recent: int = 20)
     )
 
 
+# A feed position: (transaction id, sequence number) of a stored decision.
+Position = tuple[int, int]
+# Rows of transactions at or past this id may still be joined by rows of older
+# transactions in flight, so the feed stops before them (docs/decision-feed.md).
+_HORIZON: sa.ColumnElement[int] = sa.literal_column(
+    "pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
+)
+
+
 @dataclass(frozen=True)
 class DecisionQuery:
     """Filters of the decision log."""
@@ -348,15 +357,37 @@ class DecisionQuery:
     outcome: str | None = None
     since: datetime | None = None
     until: datetime | None = None
-    after: int | None = None  # cursor: the last sequence number already seen
+    # Cursor: the position of the last decision already read, or the sequence
+    # number an earlier version handed out (read as "after that number").
+    after: Position | int | None = None
+    order: str = "asc"  # or "desc": newest first
     limit: int = 50
 
 
-def list_decisions(conn: sa.Connection, query: DecisionQuery) -> list[tuple[int, DecisionRow]]:
-    """Return stored decisions, oldest first, that pass every filter."""
+def list_decisions(
+    conn: sa.Connection, query: DecisionQuery
+) -> list[tuple[Position, DecisionRow]]:
+    """Return stored decisions that pass every filter, in feed order, with their positions.
+
+    Feed order is (txid, seq).  On PostgreSQL sequence numbers are taken before
+    commit, so they commit out of order; only rows of transactions older than
+    every transaction still in flight are returned, so a row can never appear
+    behind a position a reader has passed.  SQLite has one writer at a time:
+    txid is 0 and seq order is commit order.
+    """
+    newest_first = query.order == "desc"
+    feed = sa.tuple_(events.c.txid, events.c.seq)
     select = sa.select(
-        events.c.seq, events.c.decision, events.c.received_at, events.c.customer_id
-    ).order_by(events.c.seq)
+        events.c.txid, events.c.seq, events.c.decision, events.c.received_at, events.c.customer_id
+    ).order_by(
+        *(
+            (events.c.txid.desc(), events.c.seq.desc())
+            if newest_first
+            else (events.c.txid, events.c.seq)
+        )
+    )
+    if conn.dialect.name == "postgresql":
+        select = select.where(events.c.txid < _HORIZON)
     if query.case_id is not None:
         select = select.where(events.c.case_id == query.case_id)
     if query.customer_id is not None:
@@ -367,8 +398,14 @@ def list_decisions(conn: sa.Connection, query: DecisionQuery) -> list[tuple[int,
         select = select.where(events.c.received_at >= query.since)
     if query.until is not None:
         select = select.where(events.c.received_at < query.until)
-    if query.after is not None:
-        select = select.where(events.c.seq > query.after)
+    if isinstance(query.after, int):
+        # An old cursor: the following page continues from a position, so
+        # nothing is skipped (a decision written in the same moment may repeat).
+        after_seq = events.c.seq < query.after if newest_first else events.c.seq > query.after
+        select = select.where(after_seq)
+    elif query.after is not None:
+        mark = sa.tuple_(*(sa.literal(n, sa.BigInteger) for n in query.after))
+        select = select.where(feed < mark if newest_first else feed > mark)
     if query.rule is not None:
         select = select.where(
             events.c.seq.in_(
@@ -377,7 +414,7 @@ def list_decisions(conn: sa.Connection, query: DecisionQuery) -> list[tuple[int,
         )
     return [
         (
-            r.seq,
+            (int(r.txid), int(r.seq)),
             DecisionRow(
                 codec.decision_from_json(r.decision), codec.aware(r.received_at), r.customer_id
             ),

@@ -244,7 +244,7 @@ def test_the_decision_log_can_be_filtered_and_paged(client: FlaskClient) -> None
     assert [d["case_id"] for d in escalated] == ["C-2"]
     assert len(first["decisions"]) == 2
     assert [d["case_id"] for d in rest["decisions"]] == ["C-2"]
-    assert rest["next_after"] is None
+    assert rest["has_more"] is False
     bad = client.get("/v1/decisions?limit=9999&outcome=maybe")
     assert bad.status_code == 422
     assert {e["field"] for e in bad.get_json()["errors"]} == {"limit", "outcome"}

@@ -22,6 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from service.cases.escalations import ESCALATION_WINDOW
 from service.cases.model import AgentProfile, CaseState, CustomerState, Event, Snapshot
 from service.engine.model import AgentLimits
+from service.signals.detect import Signal
 from service.store import codec
 from service.store.schema import agents, cases, customers, decision_rules, events
 
@@ -456,7 +457,8 @@ def case_consistency(conn: sa.Connection, case_id: str) -> tuple[int, int]:
 class StoredForReplay:
     """A stored event with what replay reads: the event, the state before it, its decision.
 
-    ``snapshot`` is None for events stored before the state was recorded.
+    ``snapshot`` is None for events stored before the state was recorded;
+    ``kept_signals`` is None unless the event's text was purged (docs/retention.md).
     """
 
     seq: int
@@ -468,6 +470,7 @@ class StoredForReplay:
     event: Event
     snapshot: Snapshot | None
     decision: Mapping[str, Any]
+    kept_signals: tuple[Signal, ...] | None = None
 
 
 _REPLAY_COLUMNS = (
@@ -480,6 +483,8 @@ _REPLAY_COLUMNS = (
     events.c.event,
     events.c.snapshot,
     events.c.decision,
+    events.c.purged_at,
+    events.c.kept_signals,
 )
 # Rows fetched from the database at a time: memory stays flat however long the window.
 REPLAY_BATCH = 1000
@@ -541,10 +546,19 @@ def events_for_replay(
                 event=codec.event_from_json(row.event),
                 snapshot=None if row.snapshot is None else codec.snapshot_from_json(row.snapshot),
                 decision=row.decision,
+                kept_signals=None if row.purged_at is None else _signals(row.kept_signals),
             )
     finally:
         # A caller that stops early must not leave a server-side cursor open.
         rows.close()
+
+
+def _signals(kept: Sequence[Mapping[str, str]] | None) -> tuple[Signal, ...]:
+    """Rebuild the signals kept for a purged event; their evidence (the words) is gone."""
+    return tuple(
+        Signal(s["name"], s["language"], "", s.get("entry", ""), s.get("source", ""), 0, 0)
+        for s in kept or ()
+    )
 
 
 def records_snapshots(conn: sa.Connection) -> bool:

@@ -36,6 +36,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
                 "service.timers",
                 "service.claimer",
                 "service.webhooks",
+                "service.retention",
             }
         ),
     ),

@@ -83,6 +83,8 @@ events = sa.Table(
     sa.Index("ix_events_received", "received_at"),
     sa.Index("ix_events_unlogged", "logged", "seq"),
     sa.Index("ix_events_feed", "txid", "seq"),
+    # The purge's query: text not yet purged, by arrival.
+    sa.Index("ix_events_unpurged", "purged_at", "received_at"),
 )
 
 decision_rules = sa.Table(

@@ -41,9 +41,11 @@ def upgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.alter_column("events", "txid", server_default=sa.text(CURRENT_TXID))
     op.create_index("ix_events_feed", "events", ["txid", "seq"])
+    op.create_index("ix_events_unpurged", "events", ["purged_at", "received_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_events_unpurged", table_name="events")
     op.drop_index("ix_events_feed", table_name="events")
     for column in ("kept_signals", "purged_at", "txid"):
         op.drop_column("events", column)

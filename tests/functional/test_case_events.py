@@ -11,6 +11,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.support.events import at, body
+from tests.support.wait import wait_until
 
 
 @pytest.fixture
@@ -230,6 +231,8 @@ def test_the_decision_log_can_be_filtered_and_paged(client: FlaskClient) -> None
     post(
         client, "C-2", body(text="Get me your manager", occurred_at=at(2), customer={"id": "cus-2"})
     )
+    # The feed shows a decision once older writers on the server have finished.
+    wait_until(lambda: len(client.get("/v1/decisions").get_json()["decisions"]) == 3)
 
     by_rule = client.get("/v1/decisions?rule=legal-threat").get_json()["decisions"]
     by_case = client.get("/v1/decisions?case_id=C-1").get_json()["decisions"]

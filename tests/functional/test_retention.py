@@ -19,6 +19,7 @@ from service.replay import replay_window
 from service.store.schema import events
 from tests.support.databases import database_url
 from tests.support.events import at, body
+from tests.support.wait import wait_until
 
 START = datetime(2026, 10, 1, 9, 0, tzinfo=UTC)
 OLD_TEXTS = (
@@ -86,7 +87,8 @@ def test_purged_text_leaves_the_table_and_decisions_duplicates_and_replay_stay(
     clock.now = START + timedelta(days=20)
     recent = body(text=RECENT_TEXT, occurred_at=at(60 * 24 * 20))
     assert client.post("/v1/cases/C-1/events", json=recent).status_code == 201
-    before = _decisions(app)
+    # The feed shows a decision once older writers on the server have finished.
+    before = wait_until(lambda: len(_decisions(app)) == 4 and _decisions(app))
 
     clock.now = START + timedelta(days=30, minutes=1)
     purged = app.extensions["text_purger"].run_once()

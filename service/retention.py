@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
@@ -25,8 +26,9 @@ log = logging.getLogger(__name__)
 
 # Rows purged per transaction: short transactions, so the feed and writers never wait long.
 BATCH = 500
-# Batches a background pass purges at most before it waits for its next turn.
-MAX_BATCHES = 20
+# Seconds a background pass keeps purging full batches before it waits for its next
+# turn: enough to keep up with a busy service, short enough never to hog a worker.
+PASS_SECONDS = 30.0
 
 _PURGE = (
     events.update()
@@ -95,17 +97,16 @@ def purge(
     retention: timedelta,
     *,
     batch: int = BATCH,
-    max_batches: int | None = None,
+    budget: float | None = None,
 ) -> int:
-    """Purge in batches until nothing is left (or ``max_batches`` ran); return the count."""
-    total = done = 0
-    while max_batches is None or done < max_batches:
+    """Purge in batches until nothing is left (or ``budget`` seconds passed); return the count."""
+    total = 0
+    started = time.monotonic()
+    while True:
         purged = purge_batch(store, now, retention, batch)
         total += purged
-        done += 1
-        if purged < batch:
-            break
-    return total
+        if purged < batch or (budget is not None and time.monotonic() - started >= budget):
+            return total
 
 
 class Purger:
@@ -120,7 +121,7 @@ class Purger:
 
     def run_once(self) -> int:
         """Purge one bounded pass now; return how many events were purged."""
-        return purge(self.store, self.clock(), self.retention, max_batches=MAX_BATCHES)
+        return purge(self.store, self.clock(), self.retention, budget=PASS_SECONDS)
 
     def start(self, interval: float) -> None:
         """Start purging every ``interval`` seconds."""

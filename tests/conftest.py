@@ -43,6 +43,7 @@ def open_app(tmp_path: Path, policy: Policy, url: str) -> Iterator[Flask]:
     services = application.extensions["escalation"]
     services.policies.stop()
     application.extensions["webhook_sender"].stop()
+    application.extensions["text_purger"].stop()
     services.decision_log.close()
     services.store.engine.dispose()
 

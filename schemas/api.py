@@ -22,7 +22,14 @@ from marshmallow import (
     validates_schema,
 )
 
-from schemas.common import Choice, StrictSchema, cursor, integer, number, string
+from schemas.common import (
+    Choice,
+    FeedCursor,
+    StrictSchema,
+    integer,
+    number,
+    string,
+)
 from service.cases.model import (
     AgentProfile,
     CaseState,
@@ -777,6 +784,11 @@ class CaseV1Schema(Schema):
     decisions_url = fields.Function(lambda v: f"/v1/decisions?case_id={v.case_id}")
 
 
+# Decisions a page holds at most, and by default (docs/decision-feed.md).
+DECISION_PAGE_MAX = 1000
+DECISION_PAGE_DEFAULT = 50
+
+
 class DecisionQueryV1Schema(StrictSchema):
     """Filters of GET /v1/decisions."""
 
@@ -786,19 +798,47 @@ class DecisionQueryV1Schema(StrictSchema):
     outcome = string(validate=Choice(("escalate", "route", "none"), "outcome", echo=False))
     since = AwareDateTime()
     until = AwareDateTime()
-    # Query strings carry text, so these integers are parsed from it.
-    after = cursor(0, "Cursor: next_after of the previous page.")
+    after = FeedCursor(
+        metadata={
+            "description": "Cursor: next_after of the previous page (opaque; the whole "
+            "numbers of earlier versions are still accepted).",
+        }
+    )
+    order = string(
+        load_default="asc",
+        validate=Choice(("asc", "desc"), "order"),
+        metadata={"description": "asc: oldest first (the feed); desc: newest first."},
+    )
+    # Query strings carry text, so this integer is parsed from it.
     limit = fields.Integer(
-        load_default=50,
-        validate=validate.Range(1, 500, error="limit lies between 1 and 500"),
+        load_default=DECISION_PAGE_DEFAULT,
+        validate=validate.Range(
+            1, DECISION_PAGE_MAX, error=f"limit lies between 1 and {DECISION_PAGE_MAX}"
+        ),
         error_messages={"invalid": "expected a whole number"},
+        metadata={"description": f"Decisions per page, default {DECISION_PAGE_DEFAULT}."},
     )
 
 
 class DecisionPageV1Schema(Schema):
-    """A page of stored decisions, oldest first."""
+    """A page of stored decisions in the order asked for (oldest first by default)."""
 
     decisions = fields.List(fields.Dict())
-    next_after = fields.Integer(
-        allow_none=True, metadata={"description": "Pass as after= for the next page."}
+    next_after = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "Opaque cursor: pass as after= (same order) for the next page, "
+            "also when this page is short or empty (then poll with it for newer "
+            "decisions). Null only when nothing was read and no cursor was given."
+        },
+    )
+    reverse_after = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "Opaque cursor of this page's first decision: pass as after= "
+            "with the other order to read the other way from it."
+        },
+    )
+    has_more = fields.Boolean(
+        metadata={"description": "The page is full: more decisions may follow at once."}
     )

@@ -8,6 +8,8 @@ the issue's hint while API errors keep reading "message; hint".
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import math
 import re
@@ -94,6 +96,45 @@ def cursor(minimum: int, description: str) -> fields.Integer:
         error_messages={"invalid": "expected a whole number"},
         metadata={"description": description},
     )
+
+
+# A feed position: (transaction id, sequence number) of the last row read.
+FeedPosition = tuple[int, int]
+_FEED_TOKEN = "f1"
+_BAD_CURSOR = "expected a cursor: next_after of an earlier page"
+
+
+def feed_token(position: FeedPosition | int) -> str:
+    """Return the opaque cursor a client passes back as after= (an old integer stays one)."""
+    if isinstance(position, int):
+        return str(position)
+    text = f"{_FEED_TOKEN}.{position[0]}.{position[1]}".encode("ascii")
+    return base64.urlsafe_b64encode(text).decode("ascii").rstrip("=")
+
+
+class FeedCursor(fields.Field[Any]):
+    """A decision-feed cursor: an opaque token, or the integer cursors handed out before it."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if not isinstance(value, str) or not 0 < len(value) <= 64 or not value.isascii():
+            raise ValidationError(_BAD_CURSOR)
+        if value.isdigit():
+            number = int(value)
+            if number > MAX_CURSOR:
+                raise ValidationError(_BAD_CURSOR)
+            return number
+        try:
+            text = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode("ascii")
+        except (binascii.Error, UnicodeDecodeError, ValueError):
+            raise ValidationError(_BAD_CURSOR) from None
+        version, _, rest = text.partition(".")
+        txid, _, seq = rest.partition(".")
+        if version != _FEED_TOKEN or not txid.isdigit() or not seq.isdigit():
+            raise ValidationError(_BAD_CURSOR)
+        position = (int(txid), int(seq))
+        if max(position) > MAX_CURSOR:
+            raise ValidationError(_BAD_CURSOR)
+        return position
 
 
 def number(**kwargs: Any) -> fields.Float:

@@ -39,6 +39,7 @@ def create_app(
     from service.keys import KeyRing
     from service.masking import parse_policy
     from service.policy import PolicyHolder, utc_now
+    from service.retention import Purger
     from service.store.db import create_engine, migrate
     from service.store.repository import Store
     from service.webhooks.rules import parse_schedule
@@ -104,6 +105,11 @@ def create_app(
         )
         claimer.start(app.config["TIMER_POLL_SECONDS"])
     app.extensions["timer_claimer"] = claimer
+    purger = Purger(store, timedelta(days=app.config["TEXT_RETENTION_DAYS"]), now)
+    if app.config["TEXT_PURGE_SECONDS"] > 0:
+        # Every worker purges; on PostgreSQL they take different rows (SKIP LOCKED).
+        purger.start(app.config["TEXT_PURGE_SECONDS"])
+    app.extensions["text_purger"] = purger
     guard = Guard(
         window=timedelta(days=app.config["GUARD_WINDOW_DAYS"]),
         max_events=app.config["GUARD_MAX_EVENTS"],

@@ -44,6 +44,8 @@ ENVIRONMENT: dict[str, tuple[str, Any]] = {
     "WEBHOOK_SEND_SECONDS": ("ESCALATION_WEBHOOK_SEND_SECONDS", float),
     "WEBHOOK_BACKOFF_SECONDS": ("ESCALATION_WEBHOOK_BACKOFF_SECONDS", str),
     "TIMER_POLL_SECONDS": ("ESCALATION_TIMER_POLL_SECONDS", float),
+    "TEXT_RETENTION_DAYS": ("ESCALATION_TEXT_RETENTION_DAYS", float),
+    "TEXT_PURGE_SECONDS": ("ESCALATION_TEXT_PURGE_SECONDS", float),
 }
 
 
@@ -98,6 +100,10 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "WEBHOOK_BACKOFF_SECONDS": "0,5,300,1800,7200,18000,36000,36000",
         # Every worker fires due timer deadlines this often (seconds); 0: not in this process.
         "TIMER_POLL_SECONDS": 10.0,
+        # Message text of stored events is purged this long after they arrived
+        # (docs/retention.md); every worker looks for expired text this often (0: never).
+        "TEXT_RETENTION_DAYS": 30.0,
+        "TEXT_PURGE_SECONDS": 300.0,
     }
 
 

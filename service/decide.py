@@ -174,11 +174,17 @@ def evaluate(
     case_id: str | None,
     now: datetime | None = None,
     explain_misses: bool = False,
+    signals: tuple[Signal, ...] | None = None,
 ) -> Evaluation:
-    """Decide on ``event`` given the state before it; with ``explain_misses``, say why not."""
+    """Decide on ``event`` given the state before it; with ``explain_misses``, say why not.
+
+    ``signals`` are the ones detected when the event arrived, for an event whose
+    text was purged (replay); otherwise the text is searched for them.
+    """
     started = time.perf_counter()
     now = now or datetime.now(UTC)
-    signals = policy.detector.detect(event.text, event.language)
+    if signals is None:
+        signals = policy.detector.detect(event.text, event.language)
     after = apply_event(snapshot, event, [s.name for s in signals])
     facts = facts_of(after, event, signals, policy.ruleset.defaults)
     matched_ids = policy.engine.match(facts)

@@ -95,7 +95,8 @@ class ReplayReport:
     """What a candidate rule set changes over a run of stored events.
 
     ``events`` counts the events decided again; ``skipped`` those without a
-    recorded state, which are in no other figure.
+    recorded state, which are in no other figure; ``from_kept_signals`` those
+    of ``events`` whose text was purged, decided from the signals kept for them.
     """
 
     events: int
@@ -106,6 +107,7 @@ class ReplayReport:
     escalated_before: int
     escalated_after: int
     examples: tuple[Change, ...]
+    from_kept_signals: int = 0
 
     @property
     def escalation_rate(self) -> tuple[float, float]:
@@ -121,6 +123,7 @@ class ReplayReport:
             "events": self.events,
             "changed": self.changed,
             "skipped": self.skipped,
+            "from_kept_signals": self.from_kept_signals,
             "by_rule": {rule: dict(counts) for rule, counts in self.by_rule.items()},
             "by_outcome": dict(self.by_outcome),
             "escalation_rate": {"before": before, "after": after},
@@ -130,8 +133,14 @@ class ReplayReport:
 
 def _decide(policy: Policy, stored: StoredForReplay) -> Verdict:
     assert stored.snapshot is not None
+    # A purged event has no text to search: the signals found when it arrived stand in.
     evaluation = decide.evaluate(
-        policy, stored.snapshot, stored.event, case_id=stored.case_id, now=stored.received_at
+        policy,
+        stored.snapshot,
+        stored.event,
+        case_id=stored.case_id,
+        now=stored.received_at,
+        signals=stored.kept_signals,
     )
     return Verdict.of(evaluation.decision)
 
@@ -149,7 +158,7 @@ def replay(
     revision the event was decided with (same rules, same state: same
     decision); otherwise the baseline decides the event again too.
     """
-    decided = skipped = escalated_before = escalated_after = 0
+    decided = skipped = escalated_before = escalated_after = from_kept = 0
     fires_more: Counter[str] = Counter()
     fires_less: Counter[str] = Counter()
     by_outcome: Counter[str] = Counter()
@@ -160,6 +169,7 @@ def replay(
             skipped += 1
             continue
         decided += 1
+        from_kept += stored.kept_signals is not None
         after = _decide(candidate, stored)
         if baseline is None or stored.rules_revision == baseline.revision:
             before = Verdict.stored(stored.decision)
@@ -193,6 +203,7 @@ def replay(
         escalated_before=escalated_before,
         escalated_after=escalated_after,
         examples=tuple(changes),
+        from_kept_signals=from_kept,
     )
 
 

@@ -47,6 +47,7 @@ def open_app(tmp_path: Path, policy: Policy, url: str) -> Iterator[Flask]:
     services.policies.stop()
     services.keys.stop()
     application.extensions["webhook_sender"].stop()
+    application.extensions["text_purger"].stop()
     services.decision_log.close()
     services.store.engine.dispose()
 

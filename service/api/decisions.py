@@ -7,6 +7,7 @@ from typing import Any
 from flask import Blueprint, request
 
 from schemas.api import DecisionPageV1Schema, DecisionQueryV1Schema, DecisionV1Schema
+from schemas.common import feed_token
 from service.api import body
 from service.api.auth import shown_decision
 from service.api.context import services
@@ -27,15 +28,18 @@ def stored_decision(row: repo.DecisionRow, *, customer: bool) -> dict[str, Any]:
 
 @bp.get("/v1/decisions")
 def list_decisions() -> dict[str, Any]:
-    """Return a page of stored decisions, oldest first; follow next_after for the next page."""
+    """Return a page of stored decisions in feed order; follow next_after for the next page."""
     query = repo.DecisionQuery(**body.validate(DecisionQueryV1Schema(), request.args.to_dict()))
     with services().store.read() as conn:
         rows = repo.list_decisions(conn, query)
-    next_after = rows[-1][0] if len(rows) == query.limit else None
+    # An empty page hands the cursor back, so a follower polls from where it is.
+    last = rows[-1][0] if rows else query.after
     page: dict[str, Any] = DecisionPageV1Schema().dump(
         {
             "decisions": [stored_decision(row, customer=True) for _, row in rows],
-            "next_after": next_after,
+            "next_after": None if last is None else feed_token(last),
+            "reverse_after": feed_token(rows[0][0]) if rows else None,
+            "has_more": len(rows) == query.limit,
         }
     )
     return page

@@ -160,7 +160,14 @@ PATHS: dict[str, dict[str, Any]] = {
     },
     "/v1/decisions": {
         "get": {
-            "summary": "Stored decisions, oldest first, filtered by case, customer, rule, time.",
+            "summary": "Stored decisions, filtered, oldest or newest first: a feed skipping none.",
+            "description": (
+                "Follow the feed by passing next_after back as after=: every stored decision "
+                "comes exactly once, in commit order, also while others are writing (a "
+                "decision appears once every transaction older than it has ended). next_after "
+                "is opaque. order=desc reads newest first; a cursor works with either order. "
+                "See docs/decision-feed.md."
+            ),
             "operationId": "listDecisions",
             "parameters": [
                 _query("case_id", "string", "Only this case."),
@@ -169,8 +176,17 @@ PATHS: dict[str, dict[str, Any]] = {
                 _query("outcome", "string", "escalate, route or none."),
                 _query("since", "string", "Received at or after (ISO 8601).", "date-time"),
                 _query("until", "string", "Received before (ISO 8601).", "date-time"),
-                _query("after", "integer", "Cursor: next_after of the previous page."),
-                _query("limit", "integer", "Page size, 1-500 (default 50)."),
+                _query(
+                    "after",
+                    "string",
+                    "Cursor: next_after of the previous page (opaque; the whole numbers "
+                    "earlier versions handed out are still accepted).",
+                ),
+                {
+                    **_query("order", "string", "asc: oldest first (default); desc: newest first."),
+                    "schema": {"type": "string", "enum": ["asc", "desc"], "default": "asc"},
+                },
+                _query("limit", "integer", "Page size, 1-1000 (default 50)."),
             ],
             "responses": {
                 "200": {"description": "A page of decisions.", "content": _json("DecisionPageV1")},

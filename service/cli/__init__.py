@@ -9,10 +9,10 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from service.cli import check, explain, keys, lint, migrate, replay, ruletest, timers
+from service.cli import check, explain, keys, lint, migrate, purge, replay, ruletest, timers
 
 # Each module: register(subparsers) -> None, setting ``func`` on its parser.
-COMMANDS = (check, lint, ruletest, explain, replay, migrate, timers, keys)
+COMMANDS = (check, lint, ruletest, explain, replay, migrate, timers, keys, purge)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -164,6 +164,12 @@ def print_report(report: ReplayReport, before: str, out: TextIO | None = None) -
     rate_before, rate_after = report.escalation_rate
     skipped = f", {report.skipped:,} skipped (no recorded state)" if report.skipped else ""
     print(f"{report.events:,} events replayed{skipped}; compared with {before}.", file=out)
+    if report.from_kept_signals:
+        print(
+            f"{report.from_kept_signals:,} of them had their text purged: decided from the "
+            "signals kept when they arrived.",
+            file=out,
+        )
     print(f"{report.changed:,} decisions change.", file=out)
     print(f"Escalation rate: {rate_before:.1%} before, {rate_after:.1%} after.", file=out)
     if report.by_rule:

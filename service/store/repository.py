@@ -22,6 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from service.cases.escalations import ESCALATION_WINDOW
 from service.cases.model import AgentProfile, CaseState, CustomerState, Event, Snapshot
 from service.engine.model import AgentLimits
+from service.signals.detect import Signal
 from service.store import codec
 from service.store.schema import agents, cases, customers, decision_rules, events
 
@@ -338,6 +339,15 @@ def get_case(conn: sa.Connection, case_id: str, now: datetime, recent: int = 20)
     )
 
 
+# A feed position: (transaction id, sequence number) of a stored decision.
+Position = tuple[int, int]
+# Rows of transactions at or past this id may still be joined by rows of older
+# transactions in flight, so the feed stops before them (docs/decision-feed.md).
+_HORIZON: sa.ColumnElement[int] = sa.literal_column(
+    "pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
+)
+
+
 @dataclass(frozen=True)
 class DecisionQuery:
     """Filters of the decision log."""
@@ -348,15 +358,37 @@ class DecisionQuery:
     outcome: str | None = None
     since: datetime | None = None
     until: datetime | None = None
-    after: int | None = None  # cursor: the last sequence number already seen
+    # Cursor: the position of the last decision already read, or the sequence
+    # number an earlier version handed out (read as "after that number").
+    after: Position | int | None = None
+    order: str = "asc"  # or "desc": newest first
     limit: int = 50
 
 
-def list_decisions(conn: sa.Connection, query: DecisionQuery) -> list[tuple[int, DecisionRow]]:
-    """Return stored decisions, oldest first, that pass every filter."""
+def list_decisions(
+    conn: sa.Connection, query: DecisionQuery
+) -> list[tuple[Position, DecisionRow]]:
+    """Return stored decisions that pass every filter, in feed order, with their positions.
+
+    Feed order is (txid, seq).  On PostgreSQL sequence numbers are taken before
+    commit, so they commit out of order; only rows of transactions older than
+    every transaction still in flight are returned, so a row can never appear
+    behind a position a reader has passed.  SQLite has one writer at a time:
+    txid is 0 and seq order is commit order.
+    """
+    newest_first = query.order == "desc"
+    feed = sa.tuple_(events.c.txid, events.c.seq)
     select = sa.select(
-        events.c.seq, events.c.decision, events.c.received_at, events.c.customer_id
-    ).order_by(events.c.seq)
+        events.c.txid, events.c.seq, events.c.decision, events.c.received_at, events.c.customer_id
+    ).order_by(
+        *(
+            (events.c.txid.desc(), events.c.seq.desc())
+            if newest_first
+            else (events.c.txid, events.c.seq)
+        )
+    )
+    if conn.dialect.name == "postgresql":
+        select = select.where(events.c.txid < _HORIZON)
     if query.case_id is not None:
         select = select.where(events.c.case_id == query.case_id)
     if query.customer_id is not None:
@@ -367,8 +399,14 @@ def list_decisions(conn: sa.Connection, query: DecisionQuery) -> list[tuple[int,
         select = select.where(events.c.received_at >= query.since)
     if query.until is not None:
         select = select.where(events.c.received_at < query.until)
-    if query.after is not None:
-        select = select.where(events.c.seq > query.after)
+    if isinstance(query.after, int):
+        # An old cursor: the following page continues from a position, so
+        # nothing is skipped (a decision written in the same moment may repeat).
+        after_seq = events.c.seq < query.after if newest_first else events.c.seq > query.after
+        select = select.where(after_seq)
+    elif query.after is not None:
+        mark = sa.tuple_(*(sa.literal(n, sa.BigInteger) for n in query.after))
+        select = select.where(feed < mark if newest_first else feed > mark)
     if query.rule is not None:
         select = select.where(
             events.c.seq.in_(
@@ -377,7 +415,7 @@ def list_decisions(conn: sa.Connection, query: DecisionQuery) -> list[tuple[int,
         )
     return [
         (
-            r.seq,
+            (int(r.txid), int(r.seq)),
             DecisionRow(
                 codec.decision_from_json(r.decision), codec.aware(r.received_at), r.customer_id
             ),
@@ -419,7 +457,8 @@ def case_consistency(conn: sa.Connection, case_id: str) -> tuple[int, int]:
 class StoredForReplay:
     """A stored event with what replay reads: the event, the state before it, its decision.
 
-    ``snapshot`` is None for events stored before the state was recorded.
+    ``snapshot`` is None for events stored before the state was recorded;
+    ``kept_signals`` is None unless the event's text was purged (docs/retention.md).
     """
 
     seq: int
@@ -431,6 +470,7 @@ class StoredForReplay:
     event: Event
     snapshot: Snapshot | None
     decision: Mapping[str, Any]
+    kept_signals: tuple[Signal, ...] | None = None
 
 
 _REPLAY_COLUMNS = (
@@ -443,6 +483,8 @@ _REPLAY_COLUMNS = (
     events.c.event,
     events.c.snapshot,
     events.c.decision,
+    events.c.purged_at,
+    events.c.kept_signals,
 )
 # Rows fetched from the database at a time: memory stays flat however long the window.
 REPLAY_BATCH = 1000
@@ -504,10 +546,19 @@ def events_for_replay(
                 event=codec.event_from_json(row.event),
                 snapshot=None if row.snapshot is None else codec.snapshot_from_json(row.snapshot),
                 decision=row.decision,
+                kept_signals=None if row.purged_at is None else _signals(row.kept_signals),
             )
     finally:
         # A caller that stops early must not leave a server-side cursor open.
         rows.close()
+
+
+def _signals(kept: Sequence[Mapping[str, str]] | None) -> tuple[Signal, ...]:
+    """Rebuild the signals kept for a purged event; their evidence (the words) is gone."""
+    return tuple(
+        Signal(s["name"], s["language"], "", s.get("entry", ""), s.get("source", ""), 0, 0)
+        for s in kept or ()
+    )
 
 
 def records_snapshots(conn: sa.Connection) -> bool:

@@ -7,13 +7,35 @@ the migrated database with these tables.
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 TIMESTAMP = sa.DateTime(timezone=True)
 
 metadata = sa.MetaData()
+
+
+class current_txid(FunctionElement[int]):  # noqa: N801 - reads like the SQL function it is
+    """The writing transaction's id on PostgreSQL; 0 elsewhere (one writer at a time)."""
+
+    type = sa.BigInteger()
+    inherit_cache = True
+
+
+@compiles(current_txid, "postgresql")
+def _current_txid_postgresql(element: current_txid, compiler: Any, **kw: Any) -> str:
+    # xid8 has no cast to bigint; its text form is the 64-bit (epoch-extended) number.
+    return "(pg_current_xact_id()::text::bigint)"
+
+
+@compiles(current_txid)
+def _current_txid_other(element: current_txid, compiler: Any, **kw: Any) -> str:
+    return "0"
 
 cases = sa.Table(
     "cases",
@@ -48,11 +70,21 @@ events = sa.Table(
     # The case, customer and agent state the decision was made from (replay reads it);
     # NULL for events stored before it was recorded.
     sa.Column("snapshot", JSON, nullable=True),
+    # The decision feed's order is (txid, seq): the id of the transaction that wrote the
+    # row, set by the database (docs/decision-feed.md); 0 on SQLite and on rows older than it.
+    sa.Column("txid", sa.BigInteger, nullable=False, server_default=current_txid()),
+    # Message text purge (docs/retention.md): when the text was removed, and the signals
+    # detected in it, kept so that replay re-decides the event without the text.
+    sa.Column("purged_at", TIMESTAMP, nullable=True),
+    sa.Column("kept_signals", JSON, nullable=True),
     sa.Index("ix_events_case_seq", "case_id", "seq"),
     sa.Index("ix_events_customer_seq", "customer_id", "seq"),
     sa.Index("ix_events_outcome_seq", "outcome", "seq"),
     sa.Index("ix_events_received", "received_at"),
     sa.Index("ix_events_unlogged", "logged", "seq"),
+    sa.Index("ix_events_feed", "txid", "seq"),
+    # The purge's query: text not yet purged, by arrival.
+    sa.Index("ix_events_unpurged", "purged_at", "received_at"),
 )
 
 decision_rules = sa.Table(

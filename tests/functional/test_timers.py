@@ -266,7 +266,8 @@ def test_two_servers_fire_1000_deadlines_exactly_once_through_a_kill_9(
         assert len(ids) == len(set(ids)) == 1000
         assert states == {"fired": 1000}
         assert sorted(closed_by) == sorted(ids)
-        sample = timer_decisions(b, "CASE-999")
+        # The feed shows a decision once older writers on the server have finished.
+        sample = wait_until(lambda: timer_decisions(b, "CASE-999"))
         assert [d["timer"]["id"] for d in sample] == ["promised-callback"]
     finally:
         for server in started:

@@ -242,7 +242,8 @@ def test_a_decision_reaches_the_receiver_signed_as_get_decisions_shows_it(app: F
 
     [got] = receiver.received
     message = Webhook(SECRET).verify(got.body, got.headers)
-    shown = client.get("/v1/decisions?case_id=C-1").get_json()["decisions"]
+    # The feed shows a decision once older writers on the server have finished.
+    shown = wait_until(lambda: client.get("/v1/decisions?case_id=C-1").get_json()["decisions"])
     assert got.headers["webhook-id"] == decision["decision_id"]
     assert message["type"] == "decision.created"
     assert message["data"] == shown[0]

@@ -37,6 +37,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
                 "service.claimer",
                 "service.webhooks",
                 "service.keys",
+                "service.retention",
             }
         ),
     ),

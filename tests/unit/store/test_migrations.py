@@ -75,10 +75,13 @@ def test_an_upgrade_keeps_existing_data(engine: sa.Engine, tmp_path: Path) -> No
 
     with engine.connect() as conn:
         case = conn.execute(sa.text("SELECT customer_id, event_count FROM cases")).one()
-        event = conn.execute(sa.text("SELECT event_id, logged, snapshot FROM events")).one()
+        event = conn.execute(
+            sa.text("SELECT event_id, logged, snapshot, txid, purged_at FROM events")
+        ).one()
         rules = sorted(conn.execute(sa.text("SELECT rule_id FROM decision_rules")).scalars())
     assert tuple(case) == ("cus-1", 1)
     assert event.event_id == "e-1"
     assert bool(event.logged) is True  # decisions stored before the outbox count as logged
     assert rules == ["anger-first", "legal-threat"]
     assert event.snapshot is None  # its state was not recorded: replay skips it
+    assert (event.txid, event.purged_at) == (0, None)  # first in the feed; text not purged

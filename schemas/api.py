@@ -808,7 +808,6 @@ class Duration(fields.Field[timedelta]):
         return length
 
 
-
 def spell(length: timedelta) -> str:
     """Write a duration the way Duration reads it: 7d, 24h, 90m (a single day as 24h)."""
     seconds = int(length.total_seconds())
@@ -886,7 +885,9 @@ class EscalationStatsV1Schema(Schema):
     escalations = fields.Integer()
     rate = fields.Float(allow_none=True, metadata={"description": "null without decisions."})
     by_outcome = fields.Dict(keys=fields.String(), values=fields.Integer())
-    series = fields.List(fields.Nested(RateBucketV1Schema), metadata={"description": "Oldest first."})
+    series = fields.List(
+        fields.Nested(RateBucketV1Schema), metadata={"description": "Oldest first."}
+    )
     by_rule = fields.List(
         fields.Nested(RuleRateV1Schema),
         metadata={"description": "Up to 50 rules, most escalations first."},

@@ -19,9 +19,7 @@ def failing_deliveries() -> dict[str, Any]:
     """Return deliveries that failed or are being retried, newest first, without payloads."""
     query = body.validate(FailingDeliveriesQueryV1Schema(), request.args.to_dict())
     with services().store.read() as conn:
-        found = ops.failing_deliveries(
-            conn, query["status"], query.get("before"), query["limit"]
-        )
+        found = ops.failing_deliveries(conn, query["status"], query.get("before"), query["limit"])
     page: dict[str, Any] = FailingDeliveriesV1Schema().dump(
         {
             "deliveries": found,

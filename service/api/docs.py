@@ -39,6 +39,7 @@ class Field:
     description: str
     where: str = ""
     enum: tuple[str, ...] = ()
+    example: str | None = None
 
 
 @dataclass(frozen=True)
@@ -106,7 +107,7 @@ def type_label(schema: dict[str, Any] | None) -> TypeLabel:
         ref = str(schema["$ref"])
         return TypeLabel("", ref.removeprefix(REF)) if ref.startswith(REF) else TypeLabel(ref)
     for combined in ("allOf", "oneOf", "anyOf"):
-        if combined in schema and schema[combined]:
+        if schema.get(combined):
             return type_label(schema[combined][0])
     kind = schema.get("type", "any")
     nullable = " or null" if schema.get("nullable") else ""
@@ -148,6 +149,7 @@ def _parameter(parameter: dict[str, Any]) -> Field:
         description=str(parameter.get("description", "")),
         where=str(parameter.get("in", "")),
         enum=tuple(str(v) for v in schema.get("enum", ())),
+        example=_example(parameter) or _example(schema),
     )
 
 
@@ -219,6 +221,7 @@ def components(spec: dict[str, Any]) -> list[Component]:
                         required=prop in required,
                         description=str(value.get("description", "")),
                         enum=tuple(str(v) for v in value.get("enum", ())),
+                        example=_example(value),
                     )
                     for prop, value in schema.get("properties", {}).items()
                 ),

@@ -32,21 +32,26 @@ def escalation_stats() -> dict[str, Any]:
     # of two requests a minute apart line up; the first one reaches back past the window.
     since = datetime.fromtimestamp(int((until - window).timestamp()) // width * width, UTC)
     count = -(-int((until - since).total_seconds()) // width)
-    series = [
-        {"start": since + i * bucket, "decisions": 0, "escalations": 0} for i in range(count)
-    ]
+    decided, escalated = [0] * count, [0] * count
     by_outcome = {"escalate": 0, "route": 0, "none": 0}
     with services().store.read() as conn:
         counted = ops.outcome_counts(conn, since, until, width)
         rules = ops.counts_by_rule(conn, since, until, RULES_LISTED)
     for row in counted:
         if 0 <= row.bucket < count:
-            series[row.bucket]["decisions"] += row.count
+            decided[row.bucket] += row.count
             if row.outcome == ops.ESCALATE:
-                series[row.bucket]["escalations"] += row.count
+                escalated[row.bucket] += row.count
         by_outcome[row.outcome] = by_outcome.get(row.outcome, 0) + row.count
-    for item in series:
-        item["rate"] = _rate(item["escalations"], item["decisions"])
+    series = [
+        {
+            "start": since + i * bucket,
+            "decisions": decided[i],
+            "escalations": escalated[i],
+            "rate": _rate(escalated[i], decided[i]),
+        }
+        for i in range(count)
+    ]
     decisions = sum(by_outcome.values())
     escalations = by_outcome["escalate"]
     stats: dict[str, Any] = EscalationStatsV1Schema().dump(

@@ -294,8 +294,10 @@ def test_a_refused_key_shows_why_and_no_data(
     expect(message).to_contain_text(says)
     expect(message).to_have_attribute("data-status", str(status))
     expect(page.locator("#dashboard")).to_be_hidden()
-    # The key can be replaced at once.
+    # The refused key is dropped, and another can be entered at once.
     expect(page.locator("#key-form")).to_be_visible()
+    expect(page.locator("#key-state")).to_be_hidden()
+    assert page.evaluate("sessionStorage.getItem('escalation.apiKey')") is None
     screenshot(page, f"ops-refused-{status}")
 
 

@@ -120,6 +120,7 @@
     } catch (e) {
       if (e instanceof AuthError) {
         showAuthError(e);
+        refuse();
       } else {
         error.textContent = `Could not load: ${e.message}`;
         error.hidden = false;
@@ -356,6 +357,7 @@
 
   async function refresh() {
     byId("auth-message").hidden = true;
+    if (!sessionStorage.getItem(KEY)) return;
     const done = await Promise.all([
       section("rules", loadRules),
       section("rate", loadRate),
@@ -363,12 +365,18 @@
       section("timers", loadTimers),
       section("deliveries", loadDeliveries),
     ]);
-    const authFailed = !byId("auth-message").hidden;
-    byId("dashboard").hidden = authFailed;
-    // A refused key can be replaced right away.
-    byId("key-form").hidden = !authFailed;
+    if (!byId("auth-message").hidden) return;
     if (done.every(Boolean)) byId("updated").textContent = `Updated ${when(new Date().toISOString(), false)} UTC`;
-    document.body.dataset.loaded = authFailed ? "refused" : "yes";
+    document.body.dataset.loaded = "yes";
+  }
+
+  // A refused key is of no use here: drop it, show no data, and ask for another.
+  function refuse() {
+    sessionStorage.removeItem(KEY);
+    clearInterval(timer);
+    showKeyState();
+    byId("welcome").hidden = true;
+    document.body.dataset.loaded = "refused";
   }
 
   function showKeyState() {

@@ -797,7 +797,7 @@ class Duration(fields.Field[timedelta]):
         self.low, self.high = low, high
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> timedelta:
-        found = DURATION.match(value) if isinstance(value, str) else None
+        found = DURATION.fullmatch(value) if isinstance(value, str) else None
         if found is None:
             raise ValidationError("expected a duration such as 30m, 24h or 7d")
         length = timedelta(seconds=int(found[1]) * DURATION_UNITS[found[2]])

@@ -292,6 +292,7 @@ def test_failing_deliveries_of_every_endpoint_are_listed_without_payloads(
     ("path", "field"),
     [
         ("/v1/stats/escalations?window=2w", "window"),
+        ("/v1/stats/escalations?window=24h%0A", "window"),
         ("/v1/stats/escalations?window=0h", "window"),
         ("/v1/stats/escalations?window=32d", "window"),
         ("/v1/stats/escalations?window=1h&bucket=2h", "bucket"),

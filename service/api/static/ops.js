@@ -185,6 +185,7 @@
     }
     const daily = stats.bucket.endsWith("d");
     const every = Math.max(1, Math.ceil(series.length / 12));
+    const manyDays = !daily && series.length > 48;
     series.forEach((b, i) => {
       const x = left + i * slot + (slot - bar) / 2;
       const group = svg("g", {
@@ -209,8 +210,11 @@
         x, width: bar, y: height - bottom - scale(b.escalations), height: scale(b.escalations),
         class: "escalations",
       }));
-      if (i % every === 0) {
-        const label = daily ? when(b.start).slice(5, 10) : when(b.start, false);
+      // Several days of hours are labelled at midnight with the date, a day with the hour.
+      const start = new Date(b.start);
+      const midnight = start.getUTCHours() === 0 && start.getUTCMinutes() === 0;
+      if (manyDays ? midnight : i % every === 0) {
+        const label = daily || manyDays ? when(b.start).slice(5, 10) : when(b.start, false);
         group.append(svg("text", { x: x + bar / 2, y: height - 6, class: "axis", "text-anchor": "middle" }, label));
       }
       chart.append(group);

@@ -32,28 +32,29 @@ def escalation_stats() -> dict[str, Any]:
     # of two requests a minute apart line up; the first one reaches back past the window.
     since = datetime.fromtimestamp(int((until - window).timestamp()) // width * width, UTC)
     count = -(-int((until - since).total_seconds()) // width)
-    decided, escalated = [0] * count, [0] * count
-    by_outcome = {"escalate": 0, "route": 0, "none": 0}
     with services().store.read() as conn:
-        counted = ops.outcome_counts(conn, since, until, width)
+        # All decisions counted last: a decision committed meanwhile (each statement may
+        # see newer rows on PostgreSQL) then adds to the total too, never only to a part.
+        escalated = ops.bucket_counts(conn, since, until, width, ops.ESCALATE)
+        routed = sum(ops.bucket_counts(conn, since, until, width, ops.ROUTE).values())
+        decided = ops.bucket_counts(conn, since, until, width)
         rules = ops.counts_by_rule(conn, since, until, RULES_LISTED)
-    for row in counted:
-        if 0 <= row.bucket < count:
-            decided[row.bucket] += row.count
-            if row.outcome == ops.ESCALATE:
-                escalated[row.bucket] += row.count
-        by_outcome[row.outcome] = by_outcome.get(row.outcome, 0) + row.count
     series = [
         {
             "start": since + i * bucket,
-            "decisions": decided[i],
-            "escalations": escalated[i],
-            "rate": _rate(escalated[i], decided[i]),
+            "decisions": decided.get(i, 0),
+            "escalations": escalated.get(i, 0),
+            "rate": _rate(escalated.get(i, 0), decided.get(i, 0)),
         }
         for i in range(count)
     ]
-    decisions = sum(by_outcome.values())
-    escalations = by_outcome["escalate"]
+    decisions = sum(decided.values())
+    escalations = sum(escalated.values())
+    by_outcome = {
+        "escalate": escalations,
+        "route": routed,
+        "none": decisions - escalations - routed,
+    }
     stats: dict[str, Any] = EscalationStatsV1Schema().dump(
         {
             # As asked (24h stays 24h), else the default.

@@ -28,6 +28,7 @@ serve: $(VENV)/.serve-$(DEPS)
 ## Install what the tests need and run the whole suite: lint, types, tests.
 test: $(VENV)/.test-$(DEPS)
 	./.ci/ensure-postgres
+	./.ci/ensure-chromium
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/pytest

@@ -26,6 +26,7 @@ from schemas.common import (
     Choice,
     FeedCursor,
     StrictSchema,
+    cursor,
     integer,
     number,
     string,
@@ -841,4 +842,224 @@ class DecisionPageV1Schema(Schema):
     )
     has_more = fields.Boolean(
         metadata={"description": "The page is full: more decisions may follow at once."}
+    )
+
+
+# Operations: the /ops page's data (docs/pages.md) ------------------------------
+
+DURATION = re.compile(r"^([1-9][0-9]{0,4})([mhd])$")
+DURATION_UNITS = {"m": 60, "h": 3600, "d": 86400}
+MAX_OPS_WINDOW = timedelta(days=31)
+MAX_RATE_BUCKETS = 744  # a month of hours
+FAILING_STATUSES = ("failing", "failed", "retrying")
+
+
+class Duration(fields.Field[timedelta]):
+    """A duration written as minutes, hours or days: 30m, 24h, 7d; bounded."""
+
+    def __init__(self, low: timedelta, high: timedelta, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.low, self.high = low, high
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> timedelta:
+        found = DURATION.fullmatch(value) if isinstance(value, str) else None
+        if found is None:
+            raise ValidationError("expected a duration such as 30m, 24h or 7d")
+        length = timedelta(seconds=int(found[1]) * DURATION_UNITS[found[2]])
+        if not self.low <= length <= self.high:
+            raise ValidationError(
+                f"expected a duration from {spell(self.low)} to {spell(self.high)}"
+            )
+        return length
+
+
+def spell(length: timedelta) -> str:
+    """Write a duration the way Duration reads it: 7d, 24h, 90m (a single day as 24h)."""
+    seconds = int(length.total_seconds())
+    for unit in ("d", "h", "m") if seconds > DURATION_UNITS["d"] else ("h", "m"):
+        if seconds % DURATION_UNITS[unit] == 0:
+            return f"{seconds // DURATION_UNITS[unit]}{unit}"
+    return f"{seconds // 60}m"
+
+
+def _limit(default: int, high: int) -> fields.Integer:
+    return fields.Integer(
+        load_default=default,
+        validate=validate.Range(1, high, error=f"limit lies between 1 and {high}"),
+        error_messages={"invalid": "expected a whole number"},
+        metadata={"description": f"Page size, 1-{high} (default {default})."},
+    )
+
+
+class EscalationStatsQueryV1Schema(StrictSchema):
+    """Query of GET /v1/stats/escalations."""
+
+    window = Duration(
+        timedelta(hours=1),
+        MAX_OPS_WINDOW,
+        load_default=timedelta(hours=24),
+        metadata={"description": "How far back: 1h to 31d (default 24h)."},
+    )
+    bucket = Duration(
+        timedelta(minutes=1),
+        timedelta(days=1),
+        load_default=timedelta(hours=1),
+        metadata={"description": "Width of one bar: 1m to 1d (default 1h)."},
+    )
+
+    @validates_schema(skip_on_field_errors=True)
+    def _bounded(self, data: dict[str, Any], **kwargs: Any) -> None:
+        window, bucket = data["window"], data["bucket"]
+        if bucket > window:
+            raise ValidationError("the bucket must not be longer than the window", "bucket")
+        if window / bucket > MAX_RATE_BUCKETS:
+            raise ValidationError(
+                f"at most {MAX_RATE_BUCKETS} buckets: choose a longer bucket or a shorter window",
+                "bucket",
+            )
+
+
+class RateBucketV1Schema(Schema):
+    """Decisions received in one bucket and how many escalated."""
+
+    start = fields.DateTime()
+    decisions = fields.Integer()
+    escalations = fields.Integer()
+    rate = fields.Float(allow_none=True, metadata={"description": "null without decisions."})
+
+
+class RuleRateV1Schema(Schema):
+    """How often a rule matched in the window, and how many of those decisions escalated."""
+
+    rule = fields.String()
+    matched = fields.Integer()
+    escalated = fields.Integer()
+    rate = fields.Float(metadata={"description": "escalated / matched."})
+
+
+class EscalationStatsV1Schema(Schema):
+    """The escalation rate over time and by rule, from every stored decision."""
+
+    window = fields.String(metadata={"description": "As asked, e.g. 24h."})
+    bucket = fields.String(metadata={"description": "As asked, e.g. 1h."})
+    since = fields.DateTime(
+        metadata={"description": "Start of the first bucket (the window widened to whole buckets)."}
+    )
+    until = fields.DateTime(metadata={"description": "Now, the end of the last bucket."})
+    decisions = fields.Integer()
+    escalations = fields.Integer()
+    rate = fields.Float(allow_none=True, metadata={"description": "null without decisions."})
+    by_outcome = fields.Dict(keys=fields.String(), values=fields.Integer())
+    series = fields.List(
+        fields.Nested(RateBucketV1Schema), metadata={"description": "Oldest first."}
+    )
+    by_rule = fields.List(
+        fields.Nested(RuleRateV1Schema),
+        metadata={"description": "Up to 50 rules, most escalations first."},
+    )
+
+
+class LatestDecisionsQueryV1Schema(StrictSchema):
+    """Query of GET /v1/decisions/latest."""
+
+    case_id = string(validate=ID)
+    customer_id = string(validate=ID)
+    outcome = string(validate=Choice(("escalate", "route", "none"), "outcome"))
+    before = cursor(1, "Cursor: next_before of the previous page.")
+    limit = _limit(20, 200)
+
+
+class LatestDecisionsPageV1Schema(Schema):
+    """A page of stored decisions, newest first."""
+
+    decisions = fields.List(fields.Dict())
+    next_before = fields.Integer(
+        allow_none=True, metadata={"description": "Pass as before= for the next page."}
+    )
+
+
+class DueTimersQueryV1Schema(StrictSchema):
+    """Query of GET /v1/timers."""
+
+    due_within = Duration(
+        timedelta(minutes=1),
+        MAX_OPS_WINDOW,
+        load_default=timedelta(hours=24),
+        metadata={"description": "Deadlines due before now plus this: 1m to 31d (default 24h)."},
+    )
+    limit = _limit(50, 200)
+
+
+class DueTimerV1Schema(Schema):
+    """A pending timer deadline of a case."""
+
+    case_id = fields.String()
+    timer_id = fields.String()
+    kind = fields.String(metadata={"enum": ["warning", "breach"]})
+    percent = fields.Integer(
+        allow_none=True, metadata={"description": "For a warning: how far to the target."}
+    )
+    due_at = fields.DateTime()
+    overdue = fields.Boolean(metadata={"description": "Due already, not fired yet."})
+    started_by = fields.String(metadata={"description": "The event that started the timer."})
+    channel = fields.String(allow_none=True)
+    rules_revision = fields.String()
+
+
+class DueTimersV1Schema(Schema):
+    """Pending deadlines due soon, soonest first."""
+
+    due_before = fields.DateTime()
+    timers = fields.List(fields.Nested(DueTimerV1Schema))
+    more = fields.Boolean(metadata={"description": "More deadlines are due than listed."})
+
+
+class FailingDeliveriesQueryV1Schema(StrictSchema):
+    """Query of GET /v1/webhook-deliveries."""
+
+    status = string(
+        load_default="failing",
+        validate=Choice(FAILING_STATUSES, "status"),
+        metadata={
+            "description": "failing (default): failed or retrying; failed: given up; "
+            "retrying: the last attempt failed, another is scheduled."
+        },
+    )
+    before = cursor(1, "Cursor: next_before of the previous page.")
+    limit = _limit(50, 200)
+
+
+class LastAttemptV1Schema(Schema):
+    """The latest attempt of a delivery."""
+
+    at = fields.String()
+    status_code = fields.Integer(allow_none=True)
+    error = fields.String(allow_none=True, metadata={"description": "timeout or network error."})
+    duration_ms = fields.Float()
+
+
+class FailingDeliveryV1Schema(Schema):
+    """A webhook delivery that failed or is being retried (never its payload)."""
+
+    delivery_id = fields.String()
+    webhook_id = fields.String(
+        allow_none=True, metadata={"description": "null once the endpoint was deleted."}
+    )
+    decision_id = fields.String()
+    type = fields.String()
+    status = fields.String(metadata={"enum": ["failed", "retrying"]})
+    attempts = fields.Function(lambda d: len(d.attempts))
+    last_attempt = fields.Function(
+        lambda d: LastAttemptV1Schema().dump(d.attempts[-1]) if d.attempts else None
+    )
+    next_attempt_at = fields.DateTime(allow_none=True)
+    created_at = fields.DateTime()
+
+
+class FailingDeliveriesV1Schema(Schema):
+    """Failing webhook deliveries of every endpoint, newest first."""
+
+    deliveries = fields.List(fields.Nested(FailingDeliveryV1Schema))
+    next_before = fields.Integer(
+        allow_none=True, metadata={"description": "Pass as before= for the next page."}
     )

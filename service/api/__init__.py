@@ -11,3 +11,8 @@ def register_blueprints(app: Flask) -> None:
 
     for module in (evaluate, cases, agents, decisions, rules, webhooks, health, openapi):
         app.register_blueprint(module.bp)
+    # Operations: the /ops and /docs pages and the data /ops reads (docs/pages.md).
+    from service.api import deliveries, docs, latest, ops, stats, timers
+
+    for module in (latest, stats, timers, deliveries, ops, docs):
+        app.register_blueprint(module.bp)

@@ -36,7 +36,10 @@ SCOPE_OF: Mapping[tuple[str, str], str] = {
     ("GET", "/v1/decisions"): DECISIONS_READ,
     ("GET", "/v1/rules"): DECISIONS_READ,
     ("GET", "/v1/rules/revisions"): DECISIONS_READ,
-    ("GET", "/ops"): DECISIONS_READ,
+    ("GET", "/v1/decisions/latest"): DECISIONS_READ,
+    ("GET", "/v1/stats/escalations"): DECISIONS_READ,
+    ("GET", "/v1/timers"): DECISIONS_READ,
+    ("GET", "/v1/webhook-deliveries"): DECISIONS_READ,
     ("POST", "/v1/rules/validate"): RULES_ADMIN,
     ("POST", "/v1/rules/reload"): RULES_ADMIN,
     ("POST", "/v1/rules/activate"): RULES_ADMIN,
@@ -50,7 +53,9 @@ SCOPE_OF: Mapping[tuple[str, str], str] = {
     ("POST", "/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver"): RULES_ADMIN,
 }
 # Open to anyone: probes and the contract.
-PUBLIC = frozenset({"/healthz", "/readyz", "/openapi.json"})
+# /ops is a shell that holds no data: it asks for a key and reads the endpoints
+# above with it, so what it shows is behind decisions:read.
+PUBLIC = frozenset({"/healthz", "/readyz", "/openapi.json", "/ops"})
 # The API reference and its assets: public unless DOCS_PUBLIC is false (then any valid key).
 DOCS_PREFIXES = ("/docs", "/static")
 # Public unless METRICS_REQUIRE_KEY is true (then decisions:read).

@@ -507,3 +507,125 @@ PATHS.update(
         },
     }
 )
+
+# Operations: the /ops page, its data, and /docs (docs/pages.md).
+SCHEMAS.update(
+    {
+        "EscalationStatsV1": wire.EscalationStatsV1Schema,
+        "LatestDecisionsPageV1": wire.LatestDecisionsPageV1Schema,
+        "DueTimersV1": wire.DueTimersV1Schema,
+        "FailingDeliveriesV1": wire.FailingDeliveriesV1Schema,
+    }
+)
+
+
+def _html(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"text/html": {"schema": {"type": "string"}}}}
+
+
+def _duration(name: str, description: str, default: str) -> dict[str, Any]:
+    return {
+        **_query(name, "string", description),
+        "schema": {"type": "string", "pattern": wire.DURATION.pattern, "default": default},
+        "example": default,
+    }
+
+
+PATHS.update(
+    {
+        "/v1/stats/escalations": {
+            "get": {
+                "tags": ["operations"],
+                "summary": "The escalation rate over time and by rule, from every stored decision.",
+                "description": (
+                    "Counts decisions by when they were received, in buckets of `bucket` that "
+                    "start on whole multiples of its width (whole hours for 1h), reaching back "
+                    "at least `window`; at most 744 buckets. `by_rule` counts, per rule, the "
+                    "decisions it matched and how many of them escalated."
+                ),
+                "operationId": "getEscalationStats",
+                "parameters": [
+                    _duration("window", "How far back: 1h to 31d, e.g. 24h or 7d.", "24h"),
+                    _duration("bucket", "Width of one bucket: 1m to 1d, e.g. 1h.", "1h"),
+                ],
+                "responses": {
+                    "200": {"description": "The counts.", "content": _json("EscalationStatsV1")},
+                    "422": BAD_INPUT["422"],
+                },
+            }
+        },
+        "/v1/decisions/latest": {
+            "get": {
+                "tags": ["decisions"],
+                "summary": "Stored decisions, newest first, filtered by case, customer, outcome.",
+                "operationId": "listLatestDecisions",
+                "parameters": [
+                    _query("case_id", "string", "Only this case."),
+                    _query("customer_id", "string", "Only this customer."),
+                    _query("outcome", "string", "escalate, route or none."),
+                    _query("before", "integer", "Cursor: next_before of the previous page."),
+                    _query("limit", "integer", "Page size, 1-200 (default 20)."),
+                ],
+                "responses": {
+                    "200": {
+                        "description": "A page of decisions, as GET /v1/decisions shows them.",
+                        "content": _json("LatestDecisionsPageV1"),
+                    },
+                    "422": BAD_INPUT["422"],
+                },
+            }
+        },
+        "/v1/timers": {
+            "get": {
+                "tags": ["operations"],
+                "summary": "Pending timer deadlines due soon, overdue ones first, soonest first.",
+                "operationId": "listDueTimers",
+                "parameters": [
+                    _duration("due_within", "Due before now plus this: 1m to 31d.", "24h"),
+                    _query("limit", "integer", "At most this many, 1-200 (default 50)."),
+                ],
+                "responses": {
+                    "200": {"description": "The deadlines.", "content": _json("DueTimersV1")},
+                    "422": BAD_INPUT["422"],
+                },
+            }
+        },
+        "/v1/webhook-deliveries": {
+            "get": {
+                "tags": ["operations"],
+                "summary": "Webhook deliveries of every endpoint that failed or are being "
+                "retried, newest first, without their payloads.",
+                "operationId": "listFailingDeliveries",
+                "parameters": [
+                    {
+                        **_query("status", "string", "failing (default), failed or retrying."),
+                        "schema": {"type": "string", "enum": list(wire.FAILING_STATUSES)},
+                    },
+                    _query("before", "integer", "Cursor: next_before of the previous page."),
+                    _query("limit", "integer", "Page size, 1-200 (default 50)."),
+                ],
+                "responses": {
+                    "200": {"description": "A page.", "content": _json("FailingDeliveriesV1")},
+                    "422": BAD_INPUT["422"],
+                },
+            }
+        },
+        "/ops": {
+            "get": {
+                "tags": ["pages"],
+                "summary": "The operations page (HTML): it asks for an API key and reads the "
+                "endpoints above with it; it holds no data itself.",
+                "operationId": "opsPage",
+                "responses": {"200": _html("The page.")},
+            }
+        },
+        "/docs": {
+            "get": {
+                "tags": ["pages"],
+                "summary": "This API reference (HTML), rendered from /openapi.json.",
+                "operationId": "docsPage",
+                "responses": {"200": _html("The page.")},
+            }
+        },
+    }
+)

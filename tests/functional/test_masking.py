@@ -211,6 +211,8 @@ def test_a_text_read_caller_sees_the_evidence_words_and_nobody_else(backend_app:
         ]
         return "\n".join(texts)
 
+    # On PostgreSQL the feed shows a decision once no older transaction is in flight.
+    wait_until(lambda: client.get("/v1/decisions?case_id=C-r").get_json()["decisions"])
     without = everything()
     read_text(client)
     with_scope = everything()

@@ -11,3 +11,7 @@ def register_blueprints(app: Flask) -> None:
 
     for module in (evaluate, cases, agents, decisions, rules, webhooks, health, openapi):
         app.register_blueprint(module.bp)
+
+    from service.api import metrics
+
+    app.register_blueprint(metrics.bp)

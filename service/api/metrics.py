@@ -1,0 +1,27 @@
+"""GET /metrics: Prometheus text format, every worker's counts and the escalation rate."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import Blueprint, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from service import metrics
+from service.api.context import services
+from service.store import repository as repo
+
+bp = Blueprint("metrics", __name__)
+
+
+@bp.get("/metrics")
+def scrape() -> Response:
+    """Return the metrics of this process or of every worker, and the last hour's rate."""
+    svc = services()
+
+    def counts(since: datetime) -> tuple[int, int]:
+        with svc.store.read() as conn:
+            return repo.escalation_counts(conn, since)
+
+    registry = metrics.scrape_registry(metrics.EscalationRate(counts, svc.clock))
+    return Response(generate_latest(registry), mimetype=None, content_type=CONTENT_TYPE_LATEST)

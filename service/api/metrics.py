@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import Blueprint, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from flask import Blueprint, Response, request
+from prometheus_client.exposition import choose_encoder
 
 from service import metrics
 from service.api.context import services
@@ -24,4 +24,6 @@ def scrape() -> Response:
             return repo.escalation_counts(conn, since)
 
     registry = metrics.scrape_registry(metrics.EscalationRate(counts, svc.clock))
-    return Response(generate_latest(registry), mimetype=None, content_type=CONTENT_TYPE_LATEST)
+    # Text format 0.0.4 unless the scraper asks for OpenMetrics or a newer text format.
+    encode, content_type = choose_encoder(request.headers.get("Accept", ""))
+    return Response(encode(registry), content_type=content_type)

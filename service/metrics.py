@@ -18,6 +18,7 @@ and servers.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timedelta
@@ -37,6 +38,7 @@ from prometheus_client.registry import Collector
 # The _created series double every counter's output and mean nothing across workers.
 disable_created_metrics()  # type: ignore[no-untyped-call]
 
+log = logging.getLogger(__name__)
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 CANDIDATE = "candidate"
 # The window of the escalation-rate gauge.
@@ -180,8 +182,14 @@ class EscalationRate(Collector):
         self.clock = clock
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        """Yield the rate and the two counts it is made of."""
-        total, escalated = self.counts(self.clock() - RATE_WINDOW)
+        """Yield the rate and the two counts it is made of; nothing when the database fails."""
+        try:
+            total, escalated = self.counts(self.clock() - RATE_WINDOW)
+        except Exception as exc:
+            # The other metrics matter most when the database is down: serve them.
+            # The name only: database errors may quote parameters.
+            log.warning("escalation rate not read: %s", type(exc).__name__)
+            return
         yield GaugeMetricFamily(
             "escalation_escalation_rate_last_hour",
             "Share of events stored in the last hour whose decision escalated (0 when none).",

@@ -5,7 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask import Blueprint, Response, request
-from prometheus_client.exposition import choose_encoder
+from prometheus_client.exposition import (
+    CONTENT_TYPE_PLAIN_0_0_4,
+    choose_encoder,
+    generate_latest,
+)
 
 from service import metrics
 from service.api.context import services
@@ -25,5 +29,8 @@ def scrape() -> Response:
 
     registry = metrics.scrape_registry(metrics.EscalationRate(counts, svc.clock))
     # Text format 0.0.4 unless the scraper asks for OpenMetrics or a newer text format.
-    encode, content_type = choose_encoder(request.headers.get("Accept", ""))
+    try:
+        encode, content_type = choose_encoder(request.headers.get("Accept", ""))
+    except (TypeError, ValueError):  # a version it cannot compare, e.g. "version=abc"
+        encode, content_type = generate_latest, CONTENT_TYPE_PLAIN_0_0_4
     return Response(encode(registry), content_type=content_type)

@@ -216,3 +216,32 @@ def test_the_endpoint_serves_prometheus_text_with_the_rate(client: FlaskClient) 
     assert families["escalation_escalation_rate_last_hour"].samples[0].value == 1.0
     assert "escalation_decisions" in families
     assert "escalation_http_request_duration_seconds" in families
+
+
+@pytest.mark.parametrize(
+    ("accept", "content_type"),
+    [
+        ("text/plain; version=abc", "text/plain; version=0.0.4"),
+        ("application/openmetrics-text; version=x.y", "text/plain; version=0.0.4"),
+        (";;;", "text/plain; version=0.0.4"),
+        ("application/openmetrics-text; version=1.0.0", "application/openmetrics-text"),
+        ("text/plain; version=1.0.0; escaping=bogus", "text/plain; version=1.0.0"),
+    ],
+)
+def test_any_accept_header_gets_metrics(client: FlaskClient, accept: str, content_type: str) -> None:
+    response = client.get("/metrics", headers={"Accept": accept})
+
+    assert response.status_code == 200
+    assert response.content_type.startswith(content_type)
+    assert b"escalation_events_last_hour" in response.data
+
+
+def test_a_database_failure_leaves_out_the_rate_and_nothing_else() -> None:
+    def broken(since: datetime) -> tuple[int, int]:
+        raise ConnectionError("database down")
+
+    registry = metrics.scrape_registry(metrics.EscalationRate(broken, lambda: NOW))
+    names = {family.name for family in registry.collect()}
+
+    assert "escalation_escalation_rate_last_hour" not in names
+    assert "escalation_decisions" in names

@@ -14,12 +14,17 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from schemas.api import EventV1Schema
 from service import metrics
+from service.claimer import Claimer
 from service.ingest import ingest
 from service.policy import Policy
 from service.store import repository as repo
 from service.store.db import create_engine, migrate
 from service.store.repository import Store
+from service.webhooks.sender import Sender
 from tests.support.databases import BACKENDS, database_url
+from tests.support.receiver import Receiver
+from tests.unit.test_claimer import CALLBACK_AT, at, promise
+from tests.unit.webhooks.test_sender import decide, register
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 
@@ -245,3 +250,45 @@ def test_a_database_failure_leaves_out_the_rate_and_nothing_else() -> None:
 
     assert "escalation_escalation_rate_last_hour" not in names
     assert "escalation_decisions" in names
+
+
+def total(name: str, **labels: str) -> float:
+    """Add up the samples of ``name`` in this process whose labels include ``labels``."""
+    wanted = set(labels.items())
+    return sum(
+        s.value
+        for family in REGISTRY.collect()
+        for s in family.samples
+        if s.name == name and wanted <= set(s.labels.items())
+    )
+
+
+def test_a_fired_deadline_counts_as_a_time_driven_decision(store: Store, policy: Policy) -> None:
+    promise(store, policy)
+    before = {
+        "decisions": total("escalation_decisions_total", source="timer"),
+        "time_driven": total("escalation_time_driven_decisions_total"),
+        "warnings": total("escalation_time_driven_decisions_total", state="warning"),
+    }
+
+    fired = Claimer(store, lambda: policy, clock=at(CALLBACK_AT + timedelta(hours=1))).poll()
+
+    assert fired >= 2  # the warning and the breach of the promised call-back at least
+    assert total("escalation_decisions_total", source="timer") - before["decisions"] == fired
+    assert total("escalation_time_driven_decisions_total") - before["time_driven"] == fired
+    assert total("escalation_time_driven_decisions_total", state="warning") > before["warnings"]
+
+
+def test_webhook_attempts_count_by_status_and_response(store: Store) -> None:
+    name = "escalation_webhook_deliveries_total"
+    retry = {"status": "pending", "response": "5xx"}
+    delivered = {"status": "delivered", "response": "2xx"}
+    before = (total(name, **retry), total(name, **delivered))
+    with Receiver(answers=[(503, {})]) as receiver:
+        register(store, receiver.url)
+        decide(store)
+        sender = Sender(store, schedule=(0.0, 0.0, 0.0))
+        assert sender.run_once() == 1  # 503: pending again
+        assert sender.run_once() == 1  # 200: delivered
+
+    assert (total(name, **retry), total(name, **delivered)) == (before[0] + 1, before[1] + 1)

@@ -11,7 +11,9 @@ threads = int(os.environ.get("ESCALATION_THREADS", "4"))
 preload_app = False
 timeout = 30
 graceful_timeout = 20
-accesslog = os.environ.get("ESCALATION_ACCESS_LOG", "-")
+# The service logs one JSON access line per request itself (service/api/observe.py);
+# ESCALATION_ACCESS_LOG=- (or a file) turns gunicorn's own access log back on.
+accesslog = os.environ.get("ESCALATION_ACCESS_LOG") or None
 errorlog = "-"
 
 
@@ -29,3 +31,42 @@ def post_worker_init(worker):  # type: ignore[no-untyped-def]
             worker.alive = False
 
         services.policies.on_recycle = recycle
+
+
+# -- metrics across workers (docs/operations.md) --------------------------------
+# Every worker writes its Prometheus counts to files in one directory, which
+# GET /metrics adds up.  The variable must be set before a worker imports
+# prometheus_client, so the master sets it at start, before any fork; the
+# directory is emptied then, since counts of an earlier run must not add up.
+_metrics_dir_made = False
+
+
+def on_starting(server):  # type: ignore[no-untyped-def]
+    """Create (or empty) the metrics directory and name it for the workers."""
+    import glob
+    import tempfile
+
+    global _metrics_dir_made
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not path:
+        path = tempfile.mkdtemp(prefix="escalation-metrics-")
+        _metrics_dir_made = True
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+    os.makedirs(path, exist_ok=True)
+    for stale in glob.glob(os.path.join(path, "*.db")):
+        os.remove(stale)
+
+
+def child_exit(server, worker):  # type: ignore[no-untyped-def]
+    """Drop a dead worker's live gauges; its counters stay, so totals survive restarts."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):  # type: ignore[no-untyped-def]
+    """Remove the metrics directory if this server made it."""
+    import shutil
+
+    if _metrics_dir_made:
+        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)

@@ -31,8 +31,9 @@ def create_app(
     """
     # Imported here so that importing the domain modules never imports Flask.
     from service import config as settings
+    from service import logs
     from service.activation import Guard, replayer_for
-    from service.api import auth, context, errors, register_blueprints
+    from service.api import auth, context, errors, observe, register_blueprints
     from service.api.openapi import build_spec
     from service.claimer import Claimer, log_fired
     from service.decision_log import DecisionLog, Outbox
@@ -52,6 +53,7 @@ def create_app(
     app.config.from_mapping(settings.from_environment(os.environ))
     app.config.from_mapping(overrides)
     os.makedirs(app.instance_path, exist_ok=True)
+    logs.configure(app.config["LOG_LEVEL"])
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
     engine = create_engine(app.config["DATABASE_URL"])
@@ -77,6 +79,7 @@ def create_app(
         # Lines written outside a request (recovery, timers) mask by the active rules.
         readable=lambda: policies.current.readable,
     )
+    _reopen_on_usr1()
     outbox = Outbox(
         store, decision_log, timedelta(seconds=app.config["DECISION_LOG_SETTLE_SECONDS"])
     )
@@ -137,8 +140,37 @@ def create_app(
             keys=keys,
         ),
     )
+    observe.init_app(app)
     errors.init_app(app)
     auth.init_app(app)
     register_blueprints(app)
     app.extensions["openapi"] = build_spec()
     return app
+
+
+def _reopen_on_usr1() -> None:
+    """Reopen every decision log on SIGUSR1, the signal gunicorn reopens its own logs on.
+
+    gunicorn's master forwards USR1 to every worker (HUP instead replaces the
+    workers, which open the file anew); its handler is kept and called after
+    ours.  Installed once per process; outside the main thread no handler can
+    be set, and the inode check alone notices a rotation.
+    """
+    import signal
+    import threading
+
+    from service.decision_log import DecisionLog
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+    previous = signal.getsignal(signal.SIGUSR1)
+    if getattr(previous, "reopens_decision_logs", False):
+        return
+
+    def reopen(signum: int, frame: Any) -> None:
+        DecisionLog.reopen_all()
+        if callable(previous):
+            previous(signum, frame)
+
+    reopen.reopens_decision_logs = True  # type: ignore[attr-defined]
+    signal.signal(signal.SIGUSR1, reopen)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from service import metrics
 from service.policy import Policy, PolicyHolder
 from service.replay import replay_window
 from service.ruleset.bundle import Bundle
@@ -116,6 +117,16 @@ def activate(
         rate = summary["escalation_rate"]
         if rate["after"] - rate["before"] > guard.margin and not force:
             refused = GuardRefused(summary, guard)
+            metrics.RULE_ACTIVATION_FAILURES.labels(action, "guard").inc()
+            log.warning(
+                "rules activation refused",
+                extra={
+                    "action": action,
+                    "by": by,
+                    "reason": "guard",
+                    "revision": candidate.revision,
+                },
+            )
             record_failure(
                 holder,
                 action=action,
@@ -144,7 +155,17 @@ def activate(
             replay=summary,
         )
     holder.adopt(candidate, generation)
-    log.info("rules %s activated by %s (%s, was %s)", candidate.revision, by, action, previous)
+    metrics.RULE_ACTIVATIONS.labels(action).inc()
+    log.info(
+        "rules activated",
+        extra={
+            "revision": candidate.revision,
+            "previous_revision": previous,
+            "action": action,
+            "by": by,
+            "forced": force,
+        },
+    )
     return Activated(
         policy=candidate,
         previous_revision=previous,
@@ -167,6 +188,11 @@ def failed(
     holder: PolicyHolder, exc: InvalidFiles, *, action: str, by: str
 ) -> None:
     """Record that an attempt failed validation, with every problem."""
+    metrics.RULE_ACTIVATION_FAILURES.labels(action, "invalid").inc()
+    log.warning(
+        "rules activation refused",
+        extra={"action": action, "by": by, "problems": len(exc.issues)},
+    )
     record_failure(
         holder,
         action=action,

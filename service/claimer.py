@@ -32,6 +32,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from schemas.api import EventV1Schema
+from service import metrics
 from service.cases.model import Event
 from service.decision_log import DecisionLog, Outbox
 from service.ingest import body_hash, decide_and_store
@@ -179,11 +180,16 @@ class Claimer:
                 if deadline is None:
                     raise
                 # Rolled back: the row stays pending for the next poll (here or elsewhere).
+                metrics.DEADLINE_FAILURES.inc()
                 log.exception(
                     "deadline %d of timer %s did not fire", deadline.id, deadline.timer_id
                 )
                 skip.add(deadline.id)
                 continue
+            metrics.count_decision(fired.decision, "timer")
+            metrics.TIME_DRIVEN.labels(
+                timer_state(fired.deadline), str(fired.decision["outcome"])
+            ).inc()
             if self.on_fired is not None:
                 try:
                     self.on_fired(fired)

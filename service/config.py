@@ -46,6 +46,7 @@ ENVIRONMENT: dict[str, tuple[str, Any]] = {
     "TIMER_POLL_SECONDS": ("ESCALATION_TIMER_POLL_SECONDS", float),
     "TEXT_RETENTION_DAYS": ("ESCALATION_TEXT_RETENTION_DAYS", float),
     "TEXT_PURGE_SECONDS": ("ESCALATION_TEXT_PURGE_SECONDS", float),
+    "LOG_LEVEL": ("ESCALATION_LOG_LEVEL", str),
 }
 
 
@@ -104,6 +105,8 @@ def defaults(instance_path: str) -> dict[str, Any]:
         # (docs/retention.md); every worker looks for expired text this often (0: never).
         "TEXT_RETENTION_DAYS": 30.0,
         "TEXT_PURGE_SECONDS": 300.0,
+        # The application log (JSON lines on standard error): DEBUG, INFO, WARNING, ERROR.
+        "LOG_LEVEL": "INFO",
     }
 
 

@@ -21,10 +21,12 @@ import logging
 import os
 import sys
 import threading
+import weakref
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
+from service import metrics
 from service.engine.catalog import SERVER_EVENT_TYPES
 from service.masking import (
     NOTHING_READABLE,
@@ -112,7 +114,13 @@ class DecisionLog:
 
     ``policy`` and ``key`` say how text is masked; ``readable`` returns what
     the active rules read as plain data, for lines written outside a request.
+    The file is reopened after it is rotated (renamed or removed, as
+    logrotate does): every write compares the inode at the path with the
+    open file's, and ``reopen`` (the SIGUSR1 handler) asks for it outright.
     """
+
+    # Every log of the process, for the signal handler (weakly: apps come and go in tests).
+    _instances: ClassVar[weakref.WeakSet[DecisionLog]] = weakref.WeakSet()
 
     def __init__(
         self,
@@ -126,11 +134,27 @@ class DecisionLog:
         if mask_text is not None:  # the older switch: hash or keep
             policy = TextPolicy.HASH if mask_text else TextPolicy.KEEP
         self.policy, self.key, self.readable = policy, key, readable
+        self.path = None if target == "-" else os.path.abspath(target)
         self._lock = threading.Lock()
         self._fd: int | None = None
-        if target != "-":
-            os.makedirs(os.path.dirname(os.path.abspath(target)), exist_ok=True)
-            self._fd = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+        self._reopen = False
+        if self.path is not None:
+            os.makedirs(os.path.dirname(self.path), exist_ok=True)
+            self._fd = self._open(self.path)
+        DecisionLog._instances.add(self)
+
+    @staticmethod
+    def _open(path: str) -> int:
+        return os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+
+    def _rotated(self, fd: int, path: str) -> bool:
+        """Return whether the path no longer names the open file (a stat: about a microsecond)."""
+        try:
+            at_path = os.stat(path)
+        except FileNotFoundError:
+            return True
+        opened = os.fstat(fd)
+        return (at_path.st_ino, at_path.st_dev) != (opened.st_ino, opened.st_dev)
 
     @property
     def mask_text(self) -> bool:
@@ -162,14 +186,39 @@ class DecisionLog:
         )
 
     def write(self, entry: Mapping[str, Any]) -> None:
-        """Append one record as one line."""
+        """Append one record as one line, to the file now at the path."""
         line = (json.dumps(entry, ensure_ascii=False, default=str) + "\n").encode("utf-8")
-        with self._lock:
-            if self._fd is None:
-                sys.stdout.buffer.write(line)
-                sys.stdout.flush()
-            else:
+        try:
+            with self._lock:
+                if self.path is None:
+                    sys.stdout.buffer.write(line)
+                    sys.stdout.flush()
+                    return
+                if self._fd is None or self._reopen or self._rotated(self._fd, self.path):
+                    self._reopen = False
+                    self._swap(self._open(self.path))
+                assert self._fd is not None
                 os.write(self._fd, line)
+        except OSError:
+            metrics.DECISION_LOG_FAILURES.inc()
+            raise
+
+    def _swap(self, fd: int) -> None:
+        old, self._fd = self._fd, fd
+        if old is not None:
+            os.close(old)
+        log.info("decision log reopened", extra={"path": self.path})
+
+    def reopen(self, *_: object) -> None:
+        """Reopen the file before the next write; safe to call from a signal handler."""
+        # Only a flag: a handler may interrupt a write that holds the lock.
+        self._reopen = True
+
+    @classmethod
+    def reopen_all(cls) -> None:
+        """Reopen every decision log of the process before its next write."""
+        for each in list(cls._instances):
+            each.reopen()
 
     def close(self) -> None:
         """Close the log file."""

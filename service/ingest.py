@@ -22,7 +22,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from service import decide, webhooks
+from service import decide, metrics, webhooks
 from service.cases.model import AgentProfile, CustomerState, Event, Snapshot
 from service.policy import Policy
 from service.store import codec
@@ -183,9 +183,11 @@ def ingest(
         except sa.exc.IntegrityError:
             # The same event id was committed meanwhile (for another case, or a
             # racing retry): the next attempt finds it and answers accordingly.
+            metrics.STORE_ERRORS.labels("retried").inc()
             log.info("event %s raced with another insert; retrying", event.event_id)
         except sa.exc.OperationalError as exc:
             # SQLite busy past its timeout, or a PostgreSQL deadlock: try again.
+            metrics.STORE_ERRORS.labels("retried").inc()
             log.warning(
                 "database busy on event %s (attempt %d): %s", event.event_id, attempt + 1, exc
             )

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
 
+from service import metrics
 from service.engine import durable_backend
 from service.engine.compiler import CompiledRuleSet, CompileError, compile_ruleset
 from service.engine.durable_backend import DurableEngine, EngineError
@@ -166,7 +167,12 @@ class PolicyHolder:
             assert active is not None
         self.generation = active.generation
         try:
-            return self._obtain(active.revision)
+            policy = self._obtain(active.revision)
+            log.info(
+                "rules loaded",
+                extra={"revision": policy.revision, "generation": self.generation},
+            )
+            return policy
         except (InvalidFiles, LookupError):
             # The stored revision no longer builds (a newer service version
             # refusing it): serve the bundled rules rather than nothing.
@@ -188,7 +194,10 @@ class PolicyHolder:
                     by=f"seed from {self.seed_dir.name}/",
                     now=now,
                 )
-                log.info("rules seeded from %s: %s", self.seed_dir, policy.revision)
+                log.info(
+                    "rules seeded",
+                    extra={"revision": policy.revision, "seed_dir": str(self.seed_dir)},
+                )
 
     def _remember(self, policy: Policy) -> Policy:
         self._cache[policy.revision] = policy
@@ -271,7 +280,11 @@ class PolicyHolder:
         previous, self._policy = self._policy, policy
         if previous.revision == policy.revision:
             return False
-        log.info("rules now %s (was %s)", policy.revision, previous.revision)
+        metrics.RULE_RELOADS.inc()
+        log.info(
+            "rules reloaded",
+            extra={"revision": policy.revision, "previous_revision": previous.revision},
+        )
         return True
 
     # -- the poller ------------------------------------------------------------

@@ -16,3 +16,7 @@ def register_blueprints(app: Flask) -> None:
 
     for module in (latest, stats, timers, deliveries, ops, docs):
         app.register_blueprint(module.bp)
+
+    from service.api import metrics
+
+    app.register_blueprint(metrics.bp)

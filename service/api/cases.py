@@ -8,6 +8,7 @@ from flask import Blueprint
 from marshmallow import ValidationError
 
 from schemas.api import CaseEventV1Schema, CaseV1Schema, DecisionV1Schema, check_event_time
+from service import metrics
 from service.api import body
 from service.api.auth import shown_decision
 from service.api.codes import ErrorCode
@@ -47,11 +48,13 @@ def post_event(case_id: str) -> tuple[dict[str, Any], int, dict[str, str]]:
             409, ErrorCode.CASE_CUSTOMER_MISMATCH, "The case has another customer", str(exc)
         ) from exc
     except StoreBusy as exc:
+        metrics.STORE_ERRORS.labels("busy").inc()
         raise ApiError(
             503, ErrorCode.STORE_BUSY, "Try again", str(exc), extra={"retry_after": 1}
         ) from exc
     decision: dict[str, Any] = DECISION_V1.dump(ingested.decision)
     if not ingested.duplicate:
+        metrics.count_decision(decision, "event")
         svc.decision_log.decision(
             decision,
             raw,

@@ -15,7 +15,7 @@ from schemas.api import (
     ExplainedDecisionV1Schema,
     check_event_time,
 )
-from service import activation, decide
+from service import activation, decide, metrics
 from service.api import body
 from service.api.auth import shown_decision
 from service.api.codes import ErrorCode
@@ -62,6 +62,7 @@ def evaluate_event() -> dict[str, Any]:
         explain_misses=full,
     )
     result: dict[str, Any] = (EXPLAINED_V1 if full else DECISION_V1).dump(evaluation.decision)
+    metrics.count_decision(result, "evaluate", candidate=policy is not svc.policies.current)
     svc.decision_log.decision(
         result,
         raw["event"],

@@ -326,6 +326,19 @@ PATHS: dict[str, dict[str, Any]] = {
             "responses": {"200": {"description": "Ready."}},
         }
     },
+    "/metrics": {
+        "get": {
+            "summary": "Prometheus metrics (text format 0.0.4), every worker's counts added up.",
+            "description": "The series are listed in docs/operations.md.",
+            "operationId": "metrics",
+            "responses": {
+                "200": {
+                    "description": "The metrics.",
+                    "content": {"text/plain": {"schema": {"type": "string"}}},
+                }
+            },
+        }
+    },
 }
 
 

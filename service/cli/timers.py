@@ -11,6 +11,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from service import logs
 from service.claimer import Claimer, log_fired
 from service.cli.common import DEFAULT_RULES
 from service.cli.migrate import database_url, instance_path
@@ -40,7 +41,7 @@ def register(subparsers: Any) -> None:
 
 def main(args: argparse.Namespace) -> int:
     """Fire due deadlines every interval until SIGTERM or SIGINT; with --once, once."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    logs.configure(os.environ.get("ESCALATION_LOG_LEVEL") or "INFO")
     settings = defaults(str(instance_path()))
     engine = create_engine(database_url(args.database))
     instance_path().mkdir(parents=True, exist_ok=True)

@@ -567,3 +567,17 @@ def records_snapshots(conn: sa.Connection) -> bool:
     if not inspector.has_table("events"):
         return False
     return any(column["name"] == "snapshot" for column in inspector.get_columns("events"))
+
+
+def escalation_counts(conn: sa.Connection, since: datetime) -> tuple[int, int]:
+    """Return how many events were stored since ``since`` and how many of them escalated.
+
+    A range scan of ``ix_events_received``: the metrics scrape runs it.
+    """
+    escalated = sa.func.coalesce(
+        sa.func.sum(sa.case((events.c.outcome == "escalate", 1), else_=0)), 0
+    )
+    row = conn.execute(
+        sa.select(sa.func.count(), escalated).where(events.c.received_at >= since)
+    ).one()
+    return int(row[0]), int(row[1])

@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 
+from service import metrics
 from service.store import webhooks as db
 from service.store.repository import Store
 from service.webhooks import outbox, rules
@@ -157,6 +158,7 @@ class Sender:
                 db.disable_endpoint(conn, delivery.endpoint_seq, GONE, now)
         if status_code == 410:
             outbox.forget(self.store.engine)
+        metrics.WEBHOOK_ATTEMPTS.labels(status, metrics.response_class(status_code, error)).inc()
         log.info(
             "webhook delivery %s: attempt %d, %s, now %s",
             delivery.delivery_id,

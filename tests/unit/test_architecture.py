@@ -15,7 +15,12 @@ SOURCES = sorted([*(ROOT / "service").rglob("*.py"), *(ROOT / "schemas").rglob("
 # Lowest first.  A package is a subpackage of service/ (service.engine), a module right
 # under service/ (service.policy), the app factory (service itself) or schemas.
 LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
-    ("foundation", frozenset({"service.hints", "service.config", "service.masking"})),
+    (
+        "foundation",
+        frozenset(
+            {"service.hints", "service.config", "service.masking", "service.metrics", "service.logs"}
+        ),
+    ),
     ("domain", frozenset({"service.engine", "service.cases"})),
     ("signals", frozenset({"service.signals"})),
     ("schemas", frozenset({"schemas"})),

@@ -1,11 +1,26 @@
-"""gunicorn settings for `make serve`; each can be overridden by the environment."""
+"""gunicorn settings for `make serve`; each can be overridden by the environment.
+
+Workers are uvicorn's (``EscalationWorker`` below): HTTP is parsed on an event
+loop and each request body is read whole before a view gets a thread, so
+clients that trickle headers or bodies cannot hold the threads that answer
+everyone else (docs/deployment.md). ESCALATION_WORKER_CLASS=gthread brings back
+gunicorn's thread workers (slow clients then need a buffering proxy in front).
+"""
+
+from __future__ import annotations
 
 import os
+import sys
+from typing import Any
+
+from gunicorn.arbiter import Arbiter
+from uvicorn.server import Server
+from uvicorn_worker import UvicornWorker
 
 bind = os.environ.get("ESCALATION_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("ESCALATION_WORKERS", "2"))
 # Threads let a worker overlap database waits; rule evaluation itself is
-# serialised per process by the engine lock.
+# serialised per process by the engine lock. Each worker runs views on this many.
 threads = int(os.environ.get("ESCALATION_THREADS", "4"))
 # No preload: the rule engine must be built inside each worker, never forked.
 preload_app = False
@@ -13,6 +28,50 @@ timeout = 30
 graceful_timeout = 20
 accesslog = os.environ.get("ESCALATION_ACCESS_LOG", "-")
 errorlog = "-"
+# gthread only: a request line this long still reaches the app (a 10 KB case id
+# is answered by the API, in problem+json, not by gunicorn's plain 414).
+limit_request_line = 16 * 1024
+# The request line and headers together, in bytes (uvicorn's h11 parser; 400 above).
+MAX_HEADER_BYTES = 64 * 1024
+
+
+class EscalationWorker(UvicornWorker):
+    """A uvicorn worker serving the Flask app of ``wsgi:app`` with bodies read first."""
+
+    CONFIG_KWARGS: dict[str, Any] = {  # noqa: RUF012 - uvicorn_worker's own name and type
+        "loop": "asyncio",
+        # Pinned, so limits do not change when httptools happens to be installed.
+        "http": "h11",
+        "ws": "none",
+        "lifespan": "off",
+        "h11_max_incomplete_event_size": MAX_HEADER_BYTES,
+        "access_log": bool(accesslog),
+        # Finish in-flight requests before the master's graceful_timeout kills us.
+        "timeout_graceful_shutdown": max(graceful_timeout - 5, 1),
+    }
+
+    uvicorn_server: Server | None = None
+
+    async def _serve(self) -> None:
+        """Serve ``self.wsgi`` (the Flask app) wrapped for ASGI; keep the server to retire it."""
+        from service.asgi import asgi_app
+
+        self.config.app = asgi_app(self.wsgi, self.wsgi.config, threads=self.cfg.threads)
+        self.uvicorn_server = Server(config=self.config)
+        self._install_sigquit_handler()
+        await self.uvicorn_server.serve(sockets=self.sockets)
+        if not self.uvicorn_server.started:
+            sys.exit(Arbiter.WORKER_BOOT_ERROR)
+
+    def retire(self) -> None:
+        """Stop taking requests, finish those in flight and exit; the master starts another."""
+        self.alive = False
+        if self.uvicorn_server is not None:
+            self.uvicorn_server.should_exit = True
+
+
+WORKER_CLASSES: dict[str, Any] = {"uvicorn": EscalationWorker, "gthread": "gthread"}
+worker_class = WORKER_CLASSES[os.environ.get("ESCALATION_WORKER_CLASS", "uvicorn")]
 
 
 def post_worker_init(worker):  # type: ignore[no-untyped-def]
@@ -21,11 +80,16 @@ def post_worker_init(worker):  # type: ignore[no-untyped-def]
     durable-rules keeps a little memory of every ruleset it ever built; a
     worker that stops taking requests, finishes the ones it has and exits is
     replaced by the arbiter with a fresh one that boots from the database.
+    ``worker.wsgi`` is the Flask app under either worker class.
     """
     services = getattr(worker.wsgi, "extensions", {}).get("escalation")
     if services is not None:
 
         def recycle() -> None:
-            worker.alive = False
+            retire = getattr(worker, "retire", None)
+            if retire is not None:
+                retire()
+            else:  # gthread: its main loop stops once alive is False
+                worker.alive = False
 
         services.policies.on_recycle = recycle

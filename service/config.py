@@ -35,6 +35,7 @@ ENVIRONMENT: dict[str, tuple[str, Any]] = {
     "WEBHOOK_SEND_SECONDS": ("ESCALATION_WEBHOOK_SEND_SECONDS", float),
     "WEBHOOK_BACKOFF_SECONDS": ("ESCALATION_WEBHOOK_BACKOFF_SECONDS", str),
     "TIMER_POLL_SECONDS": ("ESCALATION_TIMER_POLL_SECONDS", float),
+    "BODY_TIMEOUT_SECONDS": ("ESCALATION_BODY_TIMEOUT_SECONDS", float),
 }
 
 
@@ -76,6 +77,9 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "WEBHOOK_BACKOFF_SECONDS": "0,5,300,1800,7200,18000,36000,36000",
         # Every worker fires due timer deadlines this often (seconds); 0: not in this process.
         "TIMER_POLL_SECONDS": 10.0,
+        # Under the ASGI server, a request body must arrive whole within this many
+        # seconds (else 408) before a view thread is given to it.
+        "BODY_TIMEOUT_SECONDS": 30.0,
     }
 
 

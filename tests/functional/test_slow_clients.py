@@ -1,0 +1,130 @@
+"""Slow clients cannot starve the real server (gunicorn.conf.py as `make serve` runs it).
+
+64 clients trickle their headers and 64 their bodies, a byte every half second;
+while every one of them is still connected, /healthz and an events POST answer.
+Latencies are printed (``pytest -s``), never asserted: bench/slow_clients.py
+measures them. Bodies are bounded however they are framed, and a long URL is
+answered by the API, in problem+json.
+"""
+
+from __future__ import annotations
+
+import select
+import socket
+import time
+from collections.abc import Iterator
+
+import pytest
+import requests
+
+from tests.support.events import body
+from tests.support.server import Server
+from tests.support.trickle import Tricklers, summary, timed
+
+pytestmark = pytest.mark.slow
+
+TRICKLERS = 64
+# Probes keep going this long while the tricklers trickle (plus the time to start them).
+PROBE_SECONDS = 15.0
+# (connect, read) seconds: generous on a busy machine, never asserted on.
+TIMEOUT = (10.0, 60.0)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    with Server(
+        tmp_path_factory.mktemp("slow") / "instance", ESCALATION_ACCESS_LOG="/dev/null"
+    ) as running:
+        yield running
+
+
+def test_health_and_events_answer_while_128_clients_trickle(server: Server) -> None:
+    health: list[float] = []
+    events: list[float] = []
+    failures: list[str] = []
+
+    # The retrying client: on the old thread workers a probe waits on the tricklers,
+    # which trickle until the probes are done, so it fails after the client's deadline.
+    def get_health() -> bool:
+        response = server.client.get("/healthz")
+        if response.status_code != 200:
+            failures.append(f"healthz {response.status_code}")
+        return response.status_code == 200
+
+    def post_event() -> bool:
+        response = server.client.post("/v1/cases/fast-1/events", json=body())
+        if response.status_code not in (200, 201):
+            failures.append(f"event {response.status_code}: {response.text[:200]}")
+        return response.status_code in (200, 201)
+
+    with Tricklers(server.port, headers=TRICKLERS, bodies=TRICKLERS) as tricklers:
+        tricklers.wait_started()
+        deadline = time.monotonic() + PROBE_SECONDS
+        while time.monotonic() < deadline:
+            for probe, latencies, name in (
+                (get_health, health, "healthz"),
+                (post_event, events, "event"),
+            ):
+                took, ok = timed(probe)
+                if ok:
+                    latencies.append(took)
+                elif not failures or not failures[-1].startswith(name):
+                    failures.append(f"{name} failed after {took:.1f}s")
+            time.sleep(0.1)
+        still_open = tricklers.open_connections()
+        closed = tricklers.closed_by_server
+        rounds = tricklers.rounds
+
+    print(f"\nwhile {2 * TRICKLERS} clients trickled ({rounds} bytes each):")
+    print(f"  /healthz       {summary(health)}")
+    print(f"  events POST    {summary(events)}")
+    assert failures == []
+    assert health
+    assert events
+    # Every trickler held its connection the whole time: the answers came despite them.
+    assert (still_open, closed) == (2 * TRICKLERS, 0)
+
+
+def test_a_chunked_5_mb_event_is_refused_with_413_problem_json(server: Server) -> None:
+    chunk = b"x" * 65536
+
+    def chunks() -> Iterator[bytes]:  # a generator: requests sends it chunked
+        for _ in range(80):
+            yield chunk
+
+    response = requests.post(
+        f"{server.url}/v1/cases/big-1/events",
+        data=chunks(),
+        headers={"Content-Type": "application/json"},
+        timeout=TIMEOUT,
+    )
+
+    assert response.status_code == 413
+    assert response.headers["Content-Type"] == "application/problem+json"
+    assert response.json()["code"] == "payload_too_large"
+
+
+def test_a_10_kb_case_id_is_answered_by_the_api_in_problem_json(server: Server) -> None:
+    response = server.client.get("/v1/cases/" + "c" * 10_000)
+
+    assert response.headers["Content-Type"] == "application/problem+json"
+    assert response.status_code in (404, 422)
+    assert response.json()["status"] == response.status_code
+
+
+def test_headers_past_the_limit_are_refused_by_the_server_not_held(server: Server) -> None:
+    with socket.create_connection(("127.0.0.1", server.port), timeout=60) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: big\r\n")
+        # Headers that keep coming (4 KB at a time) until the server answers.
+        answer = b""
+        for i in range(64):  # 256 KB at most, well past the 64 KB limit
+            sock.sendall(f"X-Big-{i}: ".encode() + b"b" * 4096 + b"\r\n")
+            time.sleep(0.02)
+            if select.select([sock], [], [], 0)[0]:
+                answer = sock.recv(4096)
+                break
+        else:
+            answer = sock.recv(4096)
+
+    # The HTTP parser answers before the app: not problem+json (docs/deployment.md).
+    assert answer.startswith(b"HTTP/1.1 400 "), answer[:200]

@@ -28,9 +28,6 @@ timeout = 30
 graceful_timeout = 20
 accesslog = os.environ.get("ESCALATION_ACCESS_LOG", "-")
 errorlog = "-"
-# gthread only: a request line this long still reaches the app (a 10 KB case id
-# is answered by the API, in problem+json, not by gunicorn's plain 414).
-limit_request_line = 16 * 1024
 # The request line and headers together, in bytes (uvicorn's h11 parser; 400 above).
 MAX_HEADER_BYTES = 64 * 1024
 

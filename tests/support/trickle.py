@@ -3,7 +3,8 @@
     with Tricklers(server.port, headers=64, bodies=64) as tricklers:
         tricklers.wait_started()
         ... probe the server ...
-        assert tricklers.open_connections() == 128
+        tricklers.settle()
+        assert tricklers.closed_by_server == 0
 
 Header tricklers send a request line and then header bytes forever; body
 tricklers send whole headers announcing a large body and then its bytes. One
@@ -58,10 +59,11 @@ class _Connection:
         assert self.sock is not None
         byte = self.start[self.sent : self.sent + 1] or b"a"
         try:
-            # Anything the server says before we finish means it gave up on us.
-            if self.sock.recv(1, socket.MSG_PEEK):
-                return False
-        except BlockingIOError:
+            # Anything the server says before we finish (an answer, or the end of the
+            # stream when it closed the connection) means it gave up on us.
+            self.sock.recv(1, socket.MSG_PEEK)
+            return False
+        except BlockingIOError:  # nothing to read: the connection is open and waiting
             pass
         except OSError:
             return False
@@ -111,9 +113,11 @@ class Tricklers:
         while self.rounds < rounds and self._thread.is_alive():
             time.sleep(self.interval / 2)
 
-    def open_connections(self) -> int:
-        """Return how many connections the server has kept open since they were opened."""
-        return sum(1 for c in self.connections if c.sock is not None)
+    def settle(self, rounds: int = 2) -> None:
+        """Wait ``rounds`` more rounds, so connections the server just closed are counted."""
+        target = self.rounds + rounds
+        while self.rounds < target and self._thread.is_alive():
+            time.sleep(self.interval / 2)
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):

@@ -20,7 +20,6 @@ import socket
 import statistics
 import threading
 import time
-from collections.abc import Callable
 from types import TracebackType
 
 HEADER_START = b"GET /healthz HTTP/1.1\r\nHost: slow\r\nX-Slow: "
@@ -128,16 +127,6 @@ class Tricklers:
                     with contextlib.suppress(OSError):
                         connection.open()
             self.rounds += 1
-
-
-def timed(call: Callable[[], bool]) -> tuple[float, bool]:
-    """Return how long ``call`` took, in seconds, and what it returned (False on any error)."""
-    start = time.perf_counter()
-    try:
-        ok = call()
-    except Exception:  # a probe that failed in any way is a failed probe
-        ok = False
-    return time.perf_counter() - start, ok
 
 
 def summary(latencies: list[float]) -> str:

@@ -9,11 +9,14 @@ gunicorn's thread workers (slow clients then need a buffering proxy in front).
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 from typing import Any
 
+import h11
 from gunicorn.arbiter import Arbiter
+from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.server import Server
 from uvicorn_worker import UvicornWorker
 
@@ -30,6 +33,46 @@ accesslog = os.environ.get("ESCALATION_ACCESS_LOG", "-")
 errorlog = "-"
 # The request line and headers together, in bytes (uvicorn's h11 parser; 400 above).
 MAX_HEADER_BYTES = 64 * 1024
+# A connection must send a whole request line and headers within this many seconds
+# of opening, or of its previous answer, else it is closed (uvicorn has no such limit).
+HEADER_TIMEOUT = float(os.environ.get("ESCALATION_HEADER_TIMEOUT_SECONDS", "30"))
+
+
+class HeadTimeoutProtocol(H11Protocol):
+    """uvicorn's h11 protocol, closing connections whose request head is not in on time."""
+
+    head_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:
+        """Start the clock for the first request's head."""
+        super().connection_made(transport)
+        self._arm()
+
+    def on_response_complete(self) -> None:
+        """Start the clock for the next request's head."""
+        super().on_response_complete()
+        self._arm()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """Stop the clock."""
+        self._disarm()
+        super().connection_lost(exc)
+
+    def _arm(self) -> None:
+        self._disarm()
+        if not self.transport.is_closing():
+            self.head_timer = self.loop.call_later(HEADER_TIMEOUT, self._expired)
+
+    def _disarm(self) -> None:
+        if self.head_timer is not None:
+            self.head_timer.cancel()
+            self.head_timer = None
+
+    def _expired(self) -> None:
+        self.head_timer = None
+        # IDLE: no whole request head since the clock started (a request in progress is not).
+        if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
+            self.transport.close()
 
 
 class EscalationWorker(UvicornWorker):
@@ -38,7 +81,7 @@ class EscalationWorker(UvicornWorker):
     CONFIG_KWARGS: dict[str, Any] = {  # noqa: RUF012 - uvicorn_worker's own name and type
         "loop": "asyncio",
         # Pinned, so limits do not change when httptools happens to be installed.
-        "http": "h11",
+        "http": HeadTimeoutProtocol,
         "ws": "none",
         "lifespan": "off",
         "h11_max_incomplete_event_size": MAX_HEADER_BYTES,

@@ -9,10 +9,12 @@ answered by the API, in problem+json.
 
 from __future__ import annotations
 
+import json
 import select
 import socket
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,7 +22,8 @@ import requests
 
 from tests.support.events import body
 from tests.support.server import Server
-from tests.support.trickle import Tricklers, summary
+from tests.support.trickle import Tricklers, body_start, summary
+from tests.support.wait import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -37,7 +40,12 @@ STARVED = 60.0
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     with Server(
-        tmp_path_factory.mktemp("slow") / "instance", ESCALATION_ACCESS_LOG="/dev/null"
+        tmp_path_factory.mktemp("slow") / "instance",
+        ESCALATION_ACCESS_LOG="/dev/null",
+        # However slow the machine, no trickler is cut off while the probes run
+        # (30 s by default; test_slow_heads_are_closed_and_slow_bodies_get_408 cuts them).
+        ESCALATION_HEADER_TIMEOUT_SECONDS="900",
+        ESCALATION_BODY_TIMEOUT_SECONDS="900",
     ) as running:
         yield running
 
@@ -155,3 +163,28 @@ def test_headers_past_the_limit_are_refused_by_the_server_not_held(server: Serve
 
     # The HTTP parser answers before the app: not problem+json (docs/deployment.md).
     assert answer.startswith(b"HTTP/1.1 400 "), answer[:200]
+
+
+def test_slow_heads_are_closed_and_slow_bodies_get_408(tmp_path: Path) -> None:
+    with (
+        Server(
+            tmp_path / "instance",
+            workers=1,
+            ESCALATION_ACCESS_LOG="/dev/null",
+            ESCALATION_HEADER_TIMEOUT_SECONDS="2",
+            ESCALATION_BODY_TIMEOUT_SECONDS="2",
+        ) as server,
+        Tricklers(server.port, headers=4, bodies=0) as tricklers,
+    ):
+        # Each head trickler the server cuts off is counted (and opened again).
+        wait_until(lambda: tricklers.closed_by_server >= 4, timeout=180, interval=0.5)
+        with socket.create_connection(("127.0.0.1", server.port), timeout=60) as sock:
+            sock.sendall(body_start(0))
+            answer = b""
+            while chunk := sock.recv(65536):  # the server answers and closes
+                answer += chunk
+        head, _, document = answer.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 408 ")
+        assert b"content-type: application/problem+json" in head.lower()
+        assert json.loads(document)["code"] == "request_timeout"
+        assert server.client.get("/healthz").status_code == 200

@@ -111,7 +111,10 @@ class EscalationWorker(UvicornWorker):
 
 
 WORKER_CLASSES: dict[str, Any] = {"uvicorn": EscalationWorker, "gthread": "gthread"}
-worker_class = WORKER_CLASSES[os.environ.get("ESCALATION_WORKER_CLASS", "uvicorn")]
+_chosen = os.environ.get("ESCALATION_WORKER_CLASS", "uvicorn")
+if _chosen not in WORKER_CLASSES:
+    sys.exit(f"ESCALATION_WORKER_CLASS is {_chosen!r}; use one of {', '.join(WORKER_CLASSES)}")
+worker_class = WORKER_CLASSES[_chosen]
 
 
 def post_worker_init(worker):  # type: ignore[no-untyped-def]

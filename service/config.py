@@ -47,6 +47,7 @@ ENVIRONMENT: dict[str, tuple[str, Any]] = {
     "TEXT_RETENTION_DAYS": ("ESCALATION_TEXT_RETENTION_DAYS", float),
     "TEXT_PURGE_SECONDS": ("ESCALATION_TEXT_PURGE_SECONDS", float),
     "LOG_LEVEL": ("ESCALATION_LOG_LEVEL", str),
+    "BODY_TIMEOUT_SECONDS": ("ESCALATION_BODY_TIMEOUT_SECONDS", float),
 }
 
 
@@ -107,6 +108,9 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "TEXT_PURGE_SECONDS": 300.0,
         # The application log (JSON lines on standard error): DEBUG, INFO, WARNING, ERROR.
         "LOG_LEVEL": "INFO",
+        # Under the ASGI server, a request body must arrive whole within this many
+        # seconds (else 408) before a view thread is given to it.
+        "BODY_TIMEOUT_SECONDS": 30.0,
     }
 
 

@@ -29,6 +29,7 @@ class ErrorCode(StrEnum):
     CASE_CUSTOMER_MISMATCH = "case_customer_mismatch"
     ESCALATION_RATE_GUARD = "escalation_rate_guard"
     PAYLOAD_TOO_LARGE = "payload_too_large"
+    REQUEST_TIMEOUT = "request_timeout"
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
     VALIDATION_FAILED = "validation_failed"
     RULES_INVALID = "rules_invalid"
@@ -71,6 +72,9 @@ DESCRIPTIONS: dict[ErrorCode, str] = {
         "activate with force to override."
     ),
     ErrorCode.PAYLOAD_TOO_LARGE: "413: the body is larger than the limit.",
+    ErrorCode.REQUEST_TIMEOUT: (
+        "408: the body did not arrive within ESCALATION_BODY_TIMEOUT_SECONDS; nothing was done."
+    ),
     ErrorCode.UNSUPPORTED_MEDIA_TYPE: "415: the body is not sent as application/json.",
     ErrorCode.VALIDATION_FAILED: (
         "422: missing, unknown or mistyped fields; one entry per field in errors."

@@ -19,6 +19,7 @@ import pytest
 
 from service.webhooks.outbox import CACHE_SECONDS
 from tests.conftest import ROOT
+from tests.support.keys import TEST_TOKEN
 from tests.support.receiver import Receiver
 from tests.support.server import Server
 from tests.support.wait import wait_until
@@ -29,7 +30,7 @@ CHROMIUM = Path(os.environ.get("ESCALATION_TEST_CHROMIUM", "/usr/bin/chromium"))
 SCREENSHOTS = ROOT / "test-output" / "screenshots"
 # Milliseconds a page may take to show something on a busy machine.
 PATIENCE_MS = 90_000
-KEY = "test-key-for-ops"
+KEY = TEST_TOKEN  # the key the Server harness gives every server (decisions:read)
 ESCALATING = "C-ESC-1"
 CALM = "C-CALM-1"
 # A case id that is also HTML: the page must show it as text.

@@ -21,6 +21,7 @@ import pytest
 import requests
 
 from tests.support.events import body
+from tests.support.keys import TEST_TOKEN, bearer
 from tests.support.server import Server
 from tests.support.trickle import Tricklers, body_start, summary
 from tests.support.wait import wait_until
@@ -35,6 +36,8 @@ TIMEOUT = (10.0, 60.0)
 # A probe not answered in this many seconds is starved (answers take milliseconds;
 # under gunicorn's gthread workers, the setup before, probes wait minutes).
 STARVED = 60.0
+
+KEYED = bearer(TEST_TOKEN)  # the key the Server harness gives every server
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +63,9 @@ def send(server: Server, method: str, path: str, **kwargs: Any) -> requests.Resp
     deadline = time.monotonic() + 180
     while True:
         try:
-            return requests.request(method, f"{server.url}{path}", timeout=(10, STARVED), **kwargs)
+            return requests.request(
+                method, f"{server.url}{path}", timeout=(10, STARVED), headers=KEYED, **kwargs
+            )
         except requests.ReadTimeout:
             raise
         except requests.RequestException:
@@ -130,7 +135,7 @@ def test_a_chunked_5_mb_event_is_refused_with_413_problem_json(server: Server) -
     response = requests.post(
         f"{server.url}/v1/cases/big-1/events",
         data=chunks(),
-        headers={"Content-Type": "application/json"},
+        headers={"Content-Type": "application/json", **KEYED},
         timeout=TIMEOUT,
     )
 

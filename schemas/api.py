@@ -64,11 +64,19 @@ def _choice(choices: tuple[str, ...], what: str) -> Choice:
     return Choice(choices, what)
 
 
+# Every timestamp the API reads lies in these years (UTC): far enough from the
+# ends of the calendar that converting offsets and adding cool-downs or
+# deadlines never overflows, in Python or in either database.
+MIN_TIMESTAMP = datetime(1900, 1, 1, tzinfo=UTC)
+MAX_TIMESTAMP = datetime(3000, 1, 1, tzinfo=UTC)
+TIMESTAMP_RANGE = "expected a time from 1900-01-01T00:00:00Z to before 3000-01-01T00:00:00Z"
+
+
 class AwareDateTime(fields.DateTime):
-    """An ISO 8601 timestamp with a time zone, returned in UTC."""
+    """An ISO 8601 timestamp with a time zone, returned in UTC, within the supported years."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> datetime:
-        if not isinstance(value, str):
+        if not isinstance(value, str) or len(value) > 64:
             raise ValidationError("expected an ISO 8601 timestamp such as 2026-11-22T10:00:00Z")
         try:
             parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
@@ -78,7 +86,13 @@ class AwareDateTime(fields.DateTime):
             ) from exc
         if parsed.tzinfo is None:
             raise ValidationError("the timestamp needs a time zone, such as Z or +01:00")
-        return parsed.astimezone(UTC)
+        try:
+            instant = parsed.astimezone(UTC)
+        except OverflowError as exc:  # year 1 or 9999 moved past the calendar by its offset
+            raise ValidationError(TIMESTAMP_RANGE) from exc
+        if not MIN_TIMESTAMP <= instant < MAX_TIMESTAMP:
+            raise ValidationError(TIMESTAMP_RANGE)
+        return instant
 
 
 class AttributesField(fields.Field[dict[str, Any]]):

@@ -67,3 +67,9 @@ def backend_app(request: pytest.FixtureRequest, tmp_path: Path, policy: Policy) 
 def client(app: Flask) -> FlaskClient:
     """Return a test client of ``app``."""
     return app.test_client()
+
+
+@pytest.fixture
+def api_headers() -> dict[str, str]:
+    """Return the headers that authenticate a request to the API (none are needed yet)."""
+    return {}

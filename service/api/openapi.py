@@ -67,12 +67,25 @@ BAD_INPUT = {
 }
 
 
+# What service/api/body.py path_id accepts: 1 to 200 characters, no spaces, controls or /.
+PATH_ID_SCHEMA = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": 200,
+    "pattern": r"^[^\s\x00-\x1f/]+$",
+}
+BAD_PATH_ID = _problem(
+    "The id in the path is not 1 to 200 characters without spaces or /, or not UTF-8 "
+    "(code validation_failed)."
+)
+
+
 def _path_param(name: str, description: str) -> dict[str, Any]:
     return {
         "name": name,
         "in": "path",
         "required": True,
-        "schema": {"type": "string"},
+        "schema": dict(PATH_ID_SCHEMA),
         "description": description,
     }
 
@@ -319,6 +332,10 @@ def build_spec() -> dict[str, Any]:
     for name, schema in SCHEMAS.items():
         spec.components.schema(name, schema=schema)
     for path, operations in PATHS.items():
+        for operation in operations.values():
+            takes_id = any(p["in"] == "path" for p in operation.get("parameters", []))
+            if takes_id:
+                operation["responses"].setdefault("422", BAD_PATH_ID)
         spec.path(path=path, operations=operations)
     document: dict[str, Any] = spec.to_dict()
     document["components"]["schemas"]["ProblemV1"]["properties"]["code"] = error_codes()

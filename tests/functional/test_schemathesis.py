@@ -1,0 +1,123 @@
+"""The live application against its own OpenAPI document, with schemathesis.
+
+Every operation gets at least 300 generated requests, valid and invalid: none
+may answer a 5xx, and every answer must conform to the document (a status it
+lists, its content type, its schema).  Then the state machine follows the
+document's links: an event posted to a case is read back through the case and
+the decision log.  The database is a throwaway SQLite file; the run is
+derandomized so it is the same on every machine.  Per-operation counts are
+printed at the end so they can be quoted.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+import schemathesis
+from flask import Flask
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from service.api.openapi import build_spec
+from service.policy import Policy
+from tests.conftest import open_app
+
+pytestmark = pytest.mark.slow
+
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
+EXAMPLES = 300
+# Generous: it bounds a hang, not speed (the machine may be busy).
+DEADLINE = timedelta(seconds=30)
+COUNTS: Counter[str] = Counter()
+
+
+@pytest.fixture(scope="module")
+def live_app(tmp_path_factory: pytest.TempPathFactory, policy: Policy) -> Iterator[Flask]:
+    yield from open_app(
+        tmp_path_factory.mktemp("contract"),
+        policy,
+        f"sqlite:///{tmp_path_factory.mktemp('db') / 'contract.db'}",
+    )
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _report_counts(request: pytest.FixtureRequest) -> Iterator[None]:
+    yield
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None and COUNTS:
+        reporter.write_line("")
+        reporter.write_line("schemathesis requests per operation (no failures):")
+        for label, count in sorted(COUNTS.items()):
+            reporter.write_line(f"  {count:6d}  {label}")
+
+
+# The document the application serves at /openapi.json (test_served_document_is_the_one_tested
+# checks); loaded at import because schemathesis' lazy fixture loader does not run on pytest 9.
+schema = schemathesis.openapi.from_dict(build_spec())
+
+
+def test_served_document_is_the_one_tested(live_app: Flask) -> None:
+    assert live_app.test_client().get("/openapi.json").get_json() == build_spec()
+
+
+@schema.parametrize()
+@settings(
+    max_examples=EXAMPLES,
+    deadline=DEADLINE,
+    derandomize=True,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
+def test_every_operation_conforms_and_never_fails(
+    case: schemathesis.Case, live_app: Flask, api_headers: dict[str, str]
+) -> None:
+    COUNTS[case.operation.label] += 1
+    case.call_and_validate(app=live_app, headers=api_headers, checks=CHECKS)
+
+
+def test_linked_operations_conform_as_a_state_machine(
+    live_app: Flask, api_headers: dict[str, str]
+) -> None:
+    base = schema.as_state_machine()
+
+    class Machine(base):  # type: ignore[misc, valid-type]
+        def get_call_kwargs(self, case: schemathesis.Case) -> dict[str, Any]:
+            return {"app": live_app, "headers": api_headers}
+
+        def validate_response(self, response: Any, case: schemathesis.Case, **kwargs: Any) -> None:
+            COUNTS[f"stateful {case.operation.label}"] += 1
+            case.validate_response(response, checks=CHECKS)
+
+    Machine.run(
+        settings=settings(
+            max_examples=100,
+            stateful_step_count=6,
+            deadline=DEADLINE,
+            derandomize=True,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
+    )
+    linked = {label for label in COUNTS if label.startswith("stateful ")}
+    assert "stateful GET /v1/cases/{case_id}" in linked, sorted(linked)
+
+
+def test_the_document_links_an_event_to_its_case_and_decisions(live_app: Flask) -> None:
+    links = live_app.extensions["openapi"]["paths"]["/v1/cases/{case_id}/events"]["post"][
+        "responses"
+    ]["201"]["links"]
+    assert {link["operationId"] for link in links.values()} >= {"getCase", "listDecisions"}

@@ -60,7 +60,11 @@ def _sqlite_setup(engine: sa.Engine) -> None:
 
 
 def create_engine(url: str) -> sa.Engine:
-    """Create an engine for ``url`` with the settings this service relies on."""
+    """Create an engine for ``url`` with the settings this service relies on.
+
+    ``hide_parameters``: a database error names its statement, never the values
+    bound to it, so an event's message text cannot reach a log through one.
+    """
     url = normalize_url(url)
     if url.startswith("sqlite"):
         database = sa.make_url(url).database
@@ -70,10 +74,18 @@ def create_engine(url: str) -> sa.Engine:
             url,
             connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
             pool_pre_ping=True,
+            hide_parameters=True,
         )
         _sqlite_setup(engine)
         return engine
-    return sa.create_engine(url, pool_size=8, max_overflow=8, pool_pre_ping=True, pool_timeout=30)
+    return sa.create_engine(
+        url,
+        pool_size=8,
+        max_overflow=8,
+        pool_pre_ping=True,
+        pool_timeout=30,
+        hide_parameters=True,
+    )
 
 
 def alembic_config(engine: sa.Engine) -> Config:

@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import unquote_to_bytes
 
 import pytest
-from flask import Flask
+from flask import Flask, request
 from flask.testing import FlaskClient
 
 from tests.support.server import Server
@@ -452,3 +452,22 @@ def test_chunked_5_mb_body_is_413_through_gunicorn(
         assert response.json()["code"] == "payload_too_large"
         assert server.client.get("/v1/cases/C-1", headers=api_headers).status_code == 404
         assert server.client.get("/healthz").status_code == 200
+
+
+def test_an_unexpected_error_is_a_problem_that_leaks_nothing(
+    app: Flask, api_headers: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken() -> str:
+        raise ValueError(f"customer wrote: {request.args['text']}")
+
+    app.add_url_rule("/v1/broken", view_func=broken)
+
+    response = app.test_client().get("/v1/broken?text=card+4111", headers=api_headers)
+
+    assert response.status_code == 500
+    assert response.mimetype == PROBLEM_JSON
+    assert response.get_json()["code"] == "internal_error"
+    assert "4111" not in response.get_data(as_text=True)
+    assert "ValueError" in caplog.text
+    assert "/v1/broken" in caplog.text
+    assert "4111" not in caplog.text

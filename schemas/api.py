@@ -605,6 +605,18 @@ class ProblemV1Schema(Schema):
     instance = fields.String()
     code = fields.String(metadata={"description": "Stable snake_case error code."})
     errors = fields.List(fields.Nested(FieldErrorV1Schema))
+    # Members of some problems only (docs/errors.md).
+    issues = fields.List(
+        fields.Nested(lambda: RuleIssueV1Schema()),
+        metadata={"description": "rules_invalid: every problem found in the rule files."},
+    )
+    active_revision = fields.String(
+        metadata={"description": "rules_invalid, escalation_rate_guard: the revision in force."}
+    )
+    replay = fields.Dict(
+        metadata={"description": "escalation_rate_guard: the replay summary of the candidate."}
+    )
+    retry_after = fields.Integer(metadata={"description": "store_busy: seconds to wait."})
 
 
 class RuleIssueV1Schema(Schema):

@@ -11,6 +11,7 @@ from flask import Blueprint, current_app
 from schemas import activation
 from schemas import api as wire
 from schemas import webhooks as hooks
+from schemas.common import StrictSchema
 from service.api.codes import ErrorCode
 
 bp = Blueprint("openapi", __name__)
@@ -339,7 +340,45 @@ def build_spec() -> dict[str, Any]:
         spec.path(path=path, operations=operations)
     document: dict[str, Any] = spec.to_dict()
     document["components"]["schemas"]["ProblemV1"]["properties"]["code"] = error_codes()
+    components = document["components"]["schemas"]
+    for key, name in plugin.converter.refs.items():  # type: ignore[union-attr]
+        if issubclass(key[0], StrictSchema) and name in components:
+            # The server refuses unknown keys, naming them: the document says so.
+            components[name]["additionalProperties"] = False
+    add_links(document["paths"])
     return document
+
+
+def _link(operation_id: str, description: str, **parameters: str) -> dict[str, Any]:
+    return {"operationId": operation_id, "parameters": parameters, "description": description}
+
+
+def add_links(paths: dict[str, Any]) -> None:
+    """Link each write to the reads of what it wrote, for clients and stateful testing."""
+    case = "$request.path.case_id"
+    event_links = {
+        "GetCase": _link("getCase", "The case the event was stored in.", case_id=case),
+        "ListCaseDecisions": _link(
+            "listDecisions", "The case's decisions, this one included.", case_id=case
+        ),
+    }
+    agent = "$request.path.agent_id"
+    agent_links = {"GetAgent": _link("getAgent", "The profile just stored.", agent_id=agent)}
+    hook = "$request.path.webhook_id"
+    webhook_links = {
+        "GetWebhook": _link("getWebhook", "The endpoint just stored.", webhook_id=hook),
+        "ListWebhookDeliveries": _link(
+            "listWebhookDeliveries", "The endpoint's deliveries.", webhook_id=hook
+        ),
+        "DeleteWebhook": _link("deleteWebhook", "Remove the endpoint.", webhook_id=hook),
+    }
+    for path, method, links in (
+        ("/v1/cases/{case_id}/events", "post", event_links),
+        ("/v1/agents/{agent_id}", "put", agent_links),
+        ("/v1/webhooks/{webhook_id}", "put", webhook_links),
+    ):
+        for status in ("200", "201"):
+            paths[path][method]["responses"][status]["links"] = links
 
 
 def error_codes() -> dict[str, Any]:

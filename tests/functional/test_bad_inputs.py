@@ -284,6 +284,27 @@ BAD_INPUTS: list[Bad] = [
     get("evaluate-get", "/v1/evaluate?explain=%ED%A0%80", statuses=(405,)),
     post("explain-unknown", "/v1/evaluate?explain=%ED%A0%80", evaluate(), field="explain"),
     post("reload-force-unknown", "/v1/rules/reload?force=maybe", None, field="force"),
+    post(
+        "bundle-yaml-alias-to-itself",
+        "/v1/rules/activate",
+        {"files": {"limits.yaml": "rules: &a [*a]\n"}},
+    ),
+    post(
+        "evaluate-bundle-yaml-bad-tag",
+        EVALUATE,
+        {**evaluate(), "rules": {"files": {"limits.yaml": "rules: [!!int abc]\n"}}},
+    ),
+    post(
+        "bundle-billion-laughs",
+        "/v1/rules/activate",
+        {
+            "files": {
+                "limits.yaml": "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n"
+                + "".join(f"a{i}: &a{i} [*a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}]\n" for i in range(1, 20))
+                + "rules: *a19\n"
+            }
+        },
+    ),
     post("activate-both-sources", "/v1/rules/activate", {**BUNDLE, "revision": "sha256:" + "0" * 64}),
     post("evaluate-unknown-revision", EVALUATE, {**evaluate(), "rules": {"revision": "x"}}),
     # Unknown routes and methods.

@@ -14,11 +14,12 @@ SECRET = "my card number is 4111"
 
 
 def failing_insert(engine: sa.Engine) -> str:
+    insert = sa.text("INSERT INTO notes (id, body) VALUES (1, :b)")
     with engine.begin() as conn:
         conn.exec_driver_sql("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL)")
-    with pytest.raises(sa.exc.DBAPIError) as caught, engine.begin() as conn:
-        conn.execute(sa.text("INSERT INTO notes (id, body) VALUES (1, :b)"), {"b": SECRET})
-        conn.execute(sa.text("INSERT INTO notes (id, body) VALUES (1, :b)"), {"b": SECRET})
+        conn.execute(insert, {"b": SECRET})
+    with engine.connect() as conn, pytest.raises(sa.exc.DBAPIError) as caught:
+        conn.execute(insert, {"b": SECRET})  # the same primary key again
     return str(caught.value)
 
 

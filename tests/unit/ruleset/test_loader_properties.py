@@ -27,6 +27,7 @@ VALID_RULES = """\
 rules:
   - id: demo
     title: Demo
+    description: A rule that is valid, next to the file under test.
     priority: 50
     when:
       event.type: {eq: customer_message}
@@ -104,6 +105,10 @@ def test_any_yaml_shaped_data_loads_or_is_reported(path: str, data: Any) -> None
 def test_any_rule_shaped_data_loads_or_is_reported(data: dict[str, Any]) -> None:
     rule = {"id": "r1", "title": "R", "priority": 1, "when": {}, "then": {}, **data}
     check_loads_or_reports("extra.yaml", yaml.safe_dump({"rules": [rule]}, allow_unicode=True))
+
+
+def test_the_file_next_to_the_one_under_test_is_valid() -> None:
+    assert load_bundle(Bundle.from_text({"base.yaml": VALID_RULES})).ruleset.rules
 
 
 def test_a_billion_laughs_is_reported_in_bounded_time() -> None:

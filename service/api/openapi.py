@@ -11,7 +11,7 @@ from flask import Blueprint, current_app
 from schemas import activation
 from schemas import api as wire
 from schemas import webhooks as hooks
-from schemas.common import StrictSchema
+from schemas.common import MAX_CURSOR, StrictSchema
 from service.api.codes import ErrorCode
 
 bp = Blueprint("openapi", __name__)
@@ -68,6 +68,10 @@ BAD_INPUT = {
 }
 
 
+ID_LIMITS: dict[str, Any] = {"minLength": 1, "maxLength": 200, "pattern": r"^[^\s\x00-\x1f]+$"}
+RULE_LIMITS: dict[str, Any] = {"minLength": 1, "maxLength": 80}
+
+
 # What service/api/body.py path_id accepts: 1 to 200 characters, no spaces, controls or /.
 PATH_ID_SCHEMA = {
     "type": "string",
@@ -91,8 +95,10 @@ def _path_param(name: str, description: str) -> dict[str, Any]:
     }
 
 
-def _query(name: str, kind: str, description: str, fmt: str | None = None) -> dict[str, Any]:
-    schema: dict[str, Any] = {"type": kind}
+def _query(
+    name: str, kind: str, description: str, fmt: str | None = None, **limits: object
+) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": kind, **limits}
     if fmt:
         schema["format"] = fmt
     return {
@@ -167,14 +173,22 @@ PATHS: dict[str, dict[str, Any]] = {
             "summary": "Stored decisions, oldest first, filtered by case, customer, rule, time.",
             "operationId": "listDecisions",
             "parameters": [
-                _query("case_id", "string", "Only this case."),
-                _query("customer_id", "string", "Only this customer."),
-                _query("rule", "string", "Only decisions where this rule matched."),
-                _query("outcome", "string", "escalate, route or none."),
+                _query("case_id", "string", "Only this case.", **ID_LIMITS),
+                _query("customer_id", "string", "Only this customer.", **ID_LIMITS),
+                _query(
+                    "rule", "string", "Only decisions where this rule matched.", **RULE_LIMITS
+                ),
+                _query("outcome", "string", "The outcome.", enum=["escalate", "route", "none"]),
                 _query("since", "string", "Received at or after (ISO 8601).", "date-time"),
                 _query("until", "string", "Received before (ISO 8601).", "date-time"),
-                _query("after", "integer", "Cursor: next_after of the previous page."),
-                _query("limit", "integer", "Page size, 1-500 (default 50)."),
+                _query(
+                    "after",
+                    "integer",
+                    "Cursor: next_after of the previous page.",
+                    minimum=0,
+                    maximum=MAX_CURSOR,
+                ),
+                _query("limit", "integer", "Page size (default 50).", minimum=1, maximum=500),
             ],
             "responses": {
                 "200": {"description": "A page of decisions.", "content": _json("DecisionPageV1")},
@@ -290,8 +304,14 @@ PATHS: dict[str, dict[str, Any]] = {
             "when, forced, and the replay summary of the guard.",
             "operationId": "listRuleRevisions",
             "parameters": [
-                _query("limit", "integer", "Page size, 1-200 (default 50)."),
-                _query("before", "integer", "Cursor: next_before of the previous page."),
+                _query("limit", "integer", "Page size (default 50).", minimum=1, maximum=200),
+                _query(
+                    "before",
+                    "integer",
+                    "Cursor: next_before of the previous page.",
+                    minimum=1,
+                    maximum=MAX_CURSOR,
+                ),
             ],
             "responses": {
                 "200": {
@@ -476,9 +496,17 @@ PATHS.update(
                 "operationId": "listWebhookDeliveries",
                 "parameters": [
                     _WEBHOOK_ID,
-                    _query("status", "string", "pending, delivered, failed or cancelled."),
-                    _query("before", "integer", "Cursor: next_before of the previous page."),
-                    _query("limit", "integer", "Page size, 1-200 (default 50)."),
+                    _query("status", "string", "The status.", enum=list(hooks.DELIVERY_STATUSES)),
+                    _query(
+                        "before",
+                        "integer",
+                        "Cursor: next_before of the previous page.",
+                        minimum=1,
+                        maximum=MAX_CURSOR,
+                    ),
+                    _query(
+                        "limit", "integer", "Page size (default 50).", minimum=1, maximum=200
+                    ),
                 ],
                 "responses": {
                     **_ADMIN,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from flask import Flask, current_app, request
@@ -38,6 +39,14 @@ def services() -> Services:
     return found
 
 
+# Control characters (NUL above all: PostgreSQL stores none) and lone surrogates.
+_UNSTORABLE = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
+
+
 def caller() -> str:
-    """Name the caller for the decision log: X-Caller-Id, else the client address."""
-    return request.headers.get("X-Caller-Id", "")[:200] or (request.remote_addr or "unknown")
+    """Name the caller for the decision log: X-Caller-Id, else the client address.
+
+    The header is stored and logged, so what no database or log line can hold is dropped.
+    """
+    given = _UNSTORABLE.sub("", request.headers.get("X-Caller-Id", ""))[:200]
+    return given or (request.remote_addr or "unknown")

@@ -492,3 +492,20 @@ def test_an_unexpected_error_is_a_problem_that_leaks_nothing(
     assert "ValueError" in caplog.text
     assert "/v1/broken" in caplog.text
     assert "4111" not in caplog.text
+
+
+@pytest.mark.parametrize("caller", ["a\x00b", "\x01\x1f", "x" * 10_000, "\xed\xa0\x80"])
+def test_an_odd_caller_header_is_stored_cleaned(
+    backend_app: Flask, api_headers: dict[str, str], caller: str
+) -> None:
+    client = backend_app.test_client()
+
+    response = client.post(
+        EVENTS, json=event(event_id="evt-caller"), headers={**api_headers, "X-Caller-Id": caller}
+    )
+
+    assert response.status_code == 201, response.get_data(as_text=True)
+    log = Path(backend_app.config["DECISION_LOG"]).read_text(encoding="utf-8")
+    logged = json.loads(log.splitlines()[-1])["caller"]
+    assert "\x00" not in logged
+    assert len(logged) <= 200

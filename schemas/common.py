@@ -174,6 +174,13 @@ def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def strict_json(raw: str | bytes) -> Any:
     """Parse JSON refusing duplicate keys and NaN/Infinity; raise StrictJSONError saying where."""
+    if isinstance(raw, bytes):
+        # json.loads would guess UTF-16 or UTF-32 from the bytes: the text checks
+        # made on the raw bytes (lone surrogates, NUL) hold for UTF-8 only.
+        try:
+            raw = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise StrictJSONError(f"the body is not UTF-8 text (byte {exc.start})") from exc
     try:
         return json.loads(raw, object_pairs_hook=_pairs, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:

@@ -277,6 +277,13 @@ BAD_INPUTS: list[Bad] = [
     Bad("no-body", "POST", EVENTS, None, statuses=(400, 415)),
     Bad("malformed-json", "POST", EVENTS, b'{"event_id": ', statuses=(400,)),
     Bad("invalid-utf8-body", "POST", EVENTS, b'{"event_id": "\xff"}', statuses=(400,)),
+    Bad(
+        "utf16-body-with-surrogate",
+        "POST",
+        EVENTS,
+        json.dumps(event(text="\ud800\u0000")).encode("utf-16-le"),
+        statuses=(400,),
+    ),
     Bad("duplicate-keys", "POST", EVENTS, b'{"a": 1, "a": 2}', statuses=(400,)),
     Bad("nan-literal", "POST", EVENTS, b'{"a": NaN}', statuses=(400,)),
     post("json-array", EVENTS, [event()], field="(body)"),

@@ -42,7 +42,7 @@ CHECKS = [
 EXAMPLES = 300
 # Generous: it bounds a hang, not speed (the machine may be busy).
 DEADLINE = timedelta(seconds=30)
-COUNTS: Counter[str] = Counter()
+COUNTS: Counter[tuple[str, str]] = Counter()  # (operation, status) -> requests
 EVENTS = "POST /v1/cases/{case_id}/events"
 EVALUATE = "POST /v1/evaluate"
 # Child tables first; rule bundles, activations and state stay.
@@ -89,8 +89,14 @@ def live_app(tmp_path_factory: pytest.TempPathFactory, policy: Policy) -> Iterat
 def _report_counts(request: pytest.FixtureRequest) -> Iterator[None]:
     yield
     capture = request.config.pluginmanager.get_plugin("capturemanager")
-    lines = ["", f"schemathesis requests per operation ({sum(COUNTS.values())} in all):"]
-    lines += [f"  {count:6d}  {label}" for label, count in sorted(COUNTS.items())]
+    operations: dict[str, Counter[str]] = {}
+    for (label, status), count in COUNTS.items():
+        operations.setdefault(label, Counter())[status] += count
+    total = sum(COUNTS.values())
+    lines = ["", f"schemathesis requests per operation, by status ({total} in all, 0 failures):"]
+    for label, statuses in sorted(operations.items()):
+        by_status = ", ".join(f"{status}: {n}" for status, n in sorted(statuses.items()))
+        lines.append(f"  {sum(statuses.values()):6d}  {label}  ({by_status})")
     with capture.global_and_fixture_disabled():
         print("\n".join(lines), flush=True)
 
@@ -115,9 +121,9 @@ def test_served_document_is_the_one_tested(live_app: Flask) -> None:
 def test_every_operation_conforms_and_never_fails(
     case: schemathesis.Case, live_app: Flask, api_headers: dict[str, str]
 ) -> None:
-    COUNTS[case.operation.label] += 1
     date_events_now(case)
-    case.call_and_validate(app=live_app, headers=api_headers, checks=CHECKS)
+    response = case.call_and_validate(app=live_app, headers=api_headers, checks=CHECKS)
+    COUNTS[case.operation.label, str(response.status_code)] += 1
 
 
 def test_linked_operations_conform_as_a_state_machine(
@@ -144,7 +150,7 @@ def test_linked_operations_conform_as_a_state_machine(
             date_events_now(case)
 
         def validate_response(self, response: Any, case: schemathesis.Case, **kwargs: Any) -> None:
-            COUNTS[f"stateful {case.operation.label} {response.status_code}"] += 1
+            COUNTS[f"stateful {case.operation.label}", str(response.status_code)] += 1
             case.validate_response(response, checks=CHECKS)
 
     Machine.run(
@@ -157,11 +163,10 @@ def test_linked_operations_conform_as_a_state_machine(
             suppress_health_check=list(HealthCheck),
         )
     )
-    linked = {label for label in COUNTS if label.startswith("stateful ")}
-    print(sorted((k, v) for k, v in COUNTS.items() if k.startswith("stateful")))
+    linked = {key for key in COUNTS if key[0].startswith("stateful ")}
     # A case is found only after an event was stored in it: the link was followed.
-    assert f"stateful {EVENTS} 201" in linked, sorted(linked)
-    assert "stateful GET /v1/cases/{case_id} 200" in linked, sorted(linked)
+    assert (f"stateful {EVENTS}", "201") in linked, sorted(linked)
+    assert ("stateful GET /v1/cases/{case_id}", "200") in linked, sorted(linked)
 
 
 def test_the_document_links_an_event_to_its_case_and_decisions(live_app: Flask) -> None:

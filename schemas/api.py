@@ -72,11 +72,19 @@ def _choice(choices: tuple[str, ...], what: str) -> Choice:
     return Choice(choices, what, echo=False)
 
 
+# Every timestamp the API reads lies in these years (UTC): far enough from the
+# ends of the calendar that converting offsets and adding cool-downs or
+# deadlines never overflows, in Python or in either database.
+MIN_TIMESTAMP = datetime(1900, 1, 1, tzinfo=UTC)
+MAX_TIMESTAMP = datetime(3000, 1, 1, tzinfo=UTC)
+TIMESTAMP_RANGE = "expected a time from 1900-01-01T00:00:00Z to before 3000-01-01T00:00:00Z"
+
+
 class AwareDateTime(fields.DateTime):
-    """An ISO 8601 timestamp with a time zone, returned in UTC."""
+    """An ISO 8601 timestamp with a time zone, returned in UTC, within the supported years."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> datetime:
-        if not isinstance(value, str):
+        if not isinstance(value, str) or len(value) > 64:
             raise ValidationError("expected an ISO 8601 timestamp such as 2026-11-22T10:00:00Z")
         try:
             parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
@@ -86,7 +94,13 @@ class AwareDateTime(fields.DateTime):
             ) from exc
         if parsed.tzinfo is None:
             raise ValidationError("the timestamp needs a time zone, such as Z or +01:00")
-        return parsed.astimezone(UTC)
+        try:
+            instant = parsed.astimezone(UTC)
+        except OverflowError as exc:  # year 1 or 9999 moved past the calendar by its offset
+            raise ValidationError(TIMESTAMP_RANGE) from exc
+        if not MIN_TIMESTAMP <= instant < MAX_TIMESTAMP:
+            raise ValidationError(TIMESTAMP_RANGE)
+        return instant
 
 
 class AttributesField(fields.Field[dict[str, Any]]):
@@ -581,6 +595,7 @@ class DecisionV1Schema(Schema):
         },
     )
     timer = fields.Dict(
+        allow_none=True,
         metadata={"description": "With trigger timer: the timer's id, state, due_at, started_by."}
     )
 
@@ -623,6 +638,18 @@ class ProblemV1Schema(Schema):
     instance = fields.String()
     code = fields.String(metadata={"description": "Stable snake_case error code."})
     errors = fields.List(fields.Nested(FieldErrorV1Schema))
+    # Members of some problems only (docs/errors.md).
+    issues = fields.List(
+        fields.Nested(lambda: RuleIssueV1Schema()),
+        metadata={"description": "rules_invalid: every problem found in the rule files."},
+    )
+    active_revision = fields.String(
+        metadata={"description": "rules_invalid, escalation_rate_guard: the revision in force."}
+    )
+    replay = fields.Dict(
+        metadata={"description": "escalation_rate_guard: the replay summary of the candidate."}
+    )
+    retry_after = fields.Integer(metadata={"description": "store_busy: seconds to wait."})
 
 
 class RuleIssueV1Schema(Schema):

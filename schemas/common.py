@@ -220,6 +220,13 @@ def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def strict_json(raw: str | bytes) -> Any:
     """Parse JSON refusing duplicate keys and NaN/Infinity; raise StrictJSONError saying where."""
+    if isinstance(raw, bytes):
+        # json.loads would guess UTF-16 or UTF-32 from the bytes: the text checks
+        # made on the raw bytes (lone surrogates, NUL) hold for UTF-8 only.
+        try:
+            raw = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise StrictJSONError(f"the body is not UTF-8 text (byte {exc.start})") from exc
     try:
         return json.loads(raw, object_pairs_hook=_pairs, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
@@ -241,28 +248,44 @@ def field_name(path: Iterable[str | int]) -> str:
 # A \uD800-\uDFFF escape: the only way a JSON text can carry a lone surrogate.
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+# A \u0000 escape: the only way a JSON text can carry a NUL (raw control characters are invalid).
+_NUL_ESCAPE = re.compile(rb"\\u0000")
+LONE_SURROGATE_MESSAGE = "not valid Unicode text (a lone surrogate escape)"
+NUL_MESSAGE = "must not contain the NUL character (\\u0000)"
 
 
-def lone_surrogates(raw: bytes, data: Any) -> list[str]:
-    """Return the fields of parsed JSON whose key or text holds a lone surrogate.
+def text_problem(text: str) -> str | None:
+    """Return why ``text`` cannot be stored, logged or answered, or None when it can."""
+    if _LONE_SURROGATE.search(text):
+        return LONE_SURROGATE_MESSAGE
+    if "\x00" in text:
+        return NUL_MESSAGE
+    return None
+
+
+def unstorable_text(raw: bytes, data: Any) -> list[tuple[str, str]]:
+    """Return (field, why) for every key or text of parsed JSON no database can store.
 
     JSON may escape half of a UTF-16 pair on its own ("\\ud800"), which is no
-    Unicode text at all: it cannot be stored, logged or answered.  ``raw`` is
-    checked first so that ordinary bodies cost one scan of their bytes.
+    Unicode text at all: it cannot be stored, logged or answered; and it may
+    escape NUL ("\\u0000"), which PostgreSQL refuses in text and jsonb.  ``raw``
+    is checked first so that ordinary bodies cost one scan of their bytes.
     """
-    if not _SURROGATE_ESCAPE.search(raw):
+    if not (_SURROGATE_ESCAPE.search(raw) or _NUL_ESCAPE.search(raw)):
         return []
-    found: list[str] = []
+    found: list[tuple[str, str]] = []
 
     def walk(value: Any, path: tuple[str | int, ...]) -> None:
         if isinstance(value, str):
-            if _LONE_SURROGATE.search(value):
-                found.append(field_name(path) or "(body)")
+            problem = text_problem(value)
+            if problem:
+                found.append((field_name(path) or "(body)", problem))
         elif isinstance(value, dict):
             for key, item in value.items():
-                safe_key = key if not _LONE_SURROGATE.search(key) else "(key)"
-                if safe_key != key:
-                    found.append(field_name((*path, safe_key)))
+                problem = text_problem(key)
+                safe_key = "(key)" if problem else key
+                if problem:
+                    found.append((field_name((*path, safe_key)), problem))
                 walk(item, (*path, safe_key))
         elif isinstance(value, list):
             for index, item in enumerate(value):
@@ -270,3 +293,10 @@ def lone_surrogates(raw: bytes, data: Any) -> list[str]:
 
     walk(data, ())
     return found
+
+
+def lone_surrogates(raw: bytes, data: Any) -> list[str]:
+    """Return the fields of parsed JSON whose key or text holds a lone surrogate."""
+    return [
+        name for name, problem in unstorable_text(raw, data) if problem == LONE_SURROGATE_MESSAGE
+    ]

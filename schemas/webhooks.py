@@ -68,11 +68,17 @@ class WebhookRequestV1Schema(StrictSchema):
     url = string(
         required=True,
         validate=_check(url_problem),
-        metadata={"description": "http or https URL without credentials; redirects not followed."},
+        metadata={
+            "description": "http or https URL without credentials; redirects not followed.",
+            "maxLength": MAX_URL,
+            # A subset of what url_problem accepts, so that documented URLs are accepted.
+            "pattern": r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,4})?(/[!-~]*)?$",
+        },
     )
     secret = string(
         validate=_check(secret_problem),
         metadata={
+            "pattern": r"^whsec_[A-Za-z0-9+/]{32,88}={0,2}$",
             "description": "Standard Webhooks secret, whsec_ + base64 of 24 to 64 bytes. When "
             "omitted on creation, one is generated and returned once; on replacement, the "
             "current secret is kept."

@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 
 from service import create_app
 from service.policy import Policy, build_policy
-from tests.support.keys import authorize
+from tests.support.keys import TEXT_READER_TOKEN, authorize, bearer
 
 pytest_plugins = ["tests.support.databases"]
 
@@ -72,3 +72,9 @@ def backend_app(request: pytest.FixtureRequest, tmp_path: Path, policy: Policy) 
 def client(app: Flask) -> FlaskClient:
     """Return a test client of ``app``."""
     return app.test_client()
+
+
+@pytest.fixture
+def api_headers() -> dict[str, str]:
+    """Return the headers that authenticate a request with a key of every scope."""
+    return bearer(TEXT_READER_TOKEN)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from flask import Flask, current_app, g
@@ -38,6 +39,10 @@ def services() -> Services:
     """Return the services of the current application."""
     found: Services = current_app.extensions[KEY]
     return found
+
+
+# Control characters (NUL above all: PostgreSQL stores none) and lone surrogates.
+_UNSTORABLE = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
 
 
 def caller() -> str:

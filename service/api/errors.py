@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import traceback
 from collections.abc import Sequence
 from typing import Any
 
@@ -108,7 +109,15 @@ def _engine(exc: EngineError) -> Response:
 
 
 def _unexpected(exc: Exception) -> Response:
-    log.exception("unhandled error")
+    # The frames, not the message: an exception's text may quote the request
+    # (a database error quotes its parameters), and message text must not reach a log.
+    log.error(
+        "unhandled error %s on %s %s\n%s",
+        type(exc).__name__,
+        request.method,
+        request.url_rule.rule if request.url_rule else "(no route)",
+        "".join(traceback.format_tb(exc.__traceback__)),
+    )
     return problem(
         ApiError(
             500,
@@ -120,7 +129,10 @@ def _unexpected(exc: Exception) -> Response:
 
 
 def init_app(app: Flask) -> None:
-    """Register the handlers that turn every error into a problem document."""
+    """Register the handlers that turn every error into a problem document, and the URL check."""
+    from service.api import body  # body builds its problems with this module
+
+    body.init_app(app)
     app.register_error_handler(ApiError, problem)
     app.register_error_handler(HTTPException, _http)
     app.register_error_handler(EngineError, _engine)

@@ -11,6 +11,7 @@ from flask import Blueprint, current_app
 from schemas import activation
 from schemas import api as wire
 from schemas import webhooks as hooks
+from schemas.common import MAX_CURSOR, StrictSchema
 from service.api import auth
 from service.api.codes import ErrorCode
 from service.config import defaults
@@ -77,18 +78,37 @@ BAD_INPUT = {
 }
 
 
+ID_LIMITS: dict[str, Any] = {"minLength": 1, "maxLength": 200, "pattern": r"^[^\s\x00-\x1f]+$"}
+RULE_LIMITS: dict[str, Any] = {"minLength": 1, "maxLength": 80}
+
+
+# What service/api/body.py path_id accepts: 1 to 200 characters, no spaces, controls or /.
+PATH_ID_SCHEMA = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": 200,
+    "pattern": r"^[^\s\x00-\x1f/]+$",
+}
+BAD_PATH_ID = _problem(
+    "The id in the path is not 1 to 200 characters without spaces or /, or not UTF-8 "
+    "(code validation_failed)."
+)
+
+
 def _path_param(name: str, description: str) -> dict[str, Any]:
     return {
         "name": name,
         "in": "path",
         "required": True,
-        "schema": {"type": "string"},
+        "schema": dict(PATH_ID_SCHEMA),
         "description": description,
     }
 
 
-def _query(name: str, kind: str, description: str, fmt: str | None = None) -> dict[str, Any]:
-    schema: dict[str, Any] = {"type": kind}
+def _query(
+    name: str, kind: str, description: str, fmt: str | None = None, **limits: object
+) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": kind, **limits}
     if fmt:
         schema["format"] = fmt
     return {
@@ -170,10 +190,12 @@ PATHS: dict[str, dict[str, Any]] = {
             ),
             "operationId": "listDecisions",
             "parameters": [
-                _query("case_id", "string", "Only this case."),
-                _query("customer_id", "string", "Only this customer."),
-                _query("rule", "string", "Only decisions where this rule matched."),
-                _query("outcome", "string", "escalate, route or none."),
+                _query("case_id", "string", "Only this case.", **ID_LIMITS),
+                _query("customer_id", "string", "Only this customer.", **ID_LIMITS),
+                _query(
+                    "rule", "string", "Only decisions where this rule matched.", **RULE_LIMITS
+                ),
+                _query("outcome", "string", "The outcome.", enum=["escalate", "route", "none"]),
                 _query("since", "string", "Received at or after (ISO 8601).", "date-time"),
                 _query("until", "string", "Received before (ISO 8601).", "date-time"),
                 _query(
@@ -186,7 +208,9 @@ PATHS: dict[str, dict[str, Any]] = {
                     **_query("order", "string", "asc: oldest first (default); desc: newest first."),
                     "schema": {"type": "string", "enum": ["asc", "desc"], "default": "asc"},
                 },
-                _query("limit", "integer", "Page size, 1-1000 (default 50)."),
+                _query(
+                    "limit", "integer", "Page size, 1-1000 (default 50).", minimum=1, maximum=1000
+                ),
             ],
             "responses": {
                 "200": {"description": "A page of decisions.", "content": _json("DecisionPageV1")},
@@ -300,8 +324,14 @@ PATHS: dict[str, dict[str, Any]] = {
             "when, forced, and the replay summary of the guard.",
             "operationId": "listRuleRevisions",
             "parameters": [
-                _query("limit", "integer", "Page size, 1-200 (default 50)."),
-                _query("before", "integer", "Cursor: next_before of the previous page."),
+                _query("limit", "integer", "Page size (default 50).", minimum=1, maximum=200),
+                _query(
+                    "before",
+                    "integer",
+                    "Cursor: next_before of the previous page.",
+                    minimum=1,
+                    maximum=MAX_CURSOR,
+                ),
             ],
             "responses": {
                 "200": {
@@ -364,9 +394,19 @@ def build_spec() -> dict[str, Any]:
         },
     )
     for path, operations in PATHS.items():
+        for operation in operations.values():
+            takes_id = any(p["in"] == "path" for p in operation.get("parameters", []))
+            if takes_id:
+                operation["responses"].setdefault("422", BAD_PATH_ID)
         spec.path(path=path, operations=secured(path, operations))
     document: dict[str, Any] = spec.to_dict()
     document["components"]["schemas"]["ProblemV1"]["properties"]["code"] = error_codes()
+    components = document["components"]["schemas"]
+    for key, name in plugin.converter.refs.items():  # type: ignore[union-attr]
+        if issubclass(key[0], StrictSchema) and name in components:
+            # The server refuses unknown keys, naming them: the document says so.
+            components[name]["additionalProperties"] = False
+    add_links(document["paths"])
     return document
 
 
@@ -396,6 +436,38 @@ def secured(path: str, operations: dict[str, Any]) -> dict[str, Any]:
             },
         }
     return done
+
+
+def _link(operation_id: str, description: str, **parameters: str) -> dict[str, Any]:
+    return {"operationId": operation_id, "parameters": parameters, "description": description}
+
+
+def add_links(paths: dict[str, Any]) -> None:
+    """Link each write to the reads of what it wrote, for clients and stateful testing."""
+    case = "$request.path.case_id"
+    event_links = {
+        "GetCase": _link("getCase", "The case the event was stored in.", case_id=case),
+        "ListCaseDecisions": _link(
+            "listDecisions", "The case's decisions, this one included.", case_id=case
+        ),
+    }
+    agent = "$request.path.agent_id"
+    agent_links = {"GetAgent": _link("getAgent", "The profile just stored.", agent_id=agent)}
+    hook = "$request.path.webhook_id"
+    webhook_links = {
+        "GetWebhook": _link("getWebhook", "The endpoint just stored.", webhook_id=hook),
+        "ListWebhookDeliveries": _link(
+            "listWebhookDeliveries", "The endpoint's deliveries.", webhook_id=hook
+        ),
+        "DeleteWebhook": _link("deleteWebhook", "Remove the endpoint.", webhook_id=hook),
+    }
+    for path, method, links in (
+        ("/v1/cases/{case_id}/events", "post", event_links),
+        ("/v1/agents/{agent_id}", "put", agent_links),
+        ("/v1/webhooks/{webhook_id}", "put", webhook_links),
+    ):
+        for status in ("200", "201"):
+            paths[path][method]["responses"][status]["links"] = links
 
 
 def error_codes() -> dict[str, Any]:
@@ -493,9 +565,17 @@ PATHS.update(
                 "operationId": "listWebhookDeliveries",
                 "parameters": [
                     _WEBHOOK_ID,
-                    _query("status", "string", "pending, delivered, failed or cancelled."),
-                    _query("before", "integer", "Cursor: next_before of the previous page."),
-                    _query("limit", "integer", "Page size, 1-200 (default 50)."),
+                    _query("status", "string", "The status.", enum=list(hooks.DELIVERY_STATUSES)),
+                    _query(
+                        "before",
+                        "integer",
+                        "Cursor: next_before of the previous page.",
+                        minimum=1,
+                        maximum=MAX_CURSOR,
+                    ),
+                    _query(
+                        "limit", "integer", "Page size (default 50).", minimum=1, maximum=200
+                    ),
                 ],
                 "responses": {
                     **_ADMIN,

@@ -62,14 +62,56 @@ def parse(text: str, file: str) -> tuple[Located | None, list[Issue]]:
         return None, [Issue(file, line, f"YAML syntax error: {problem}", column=column)]
     except yaml.YAMLError as exc:
         return None, [Issue(file, 1, f"YAML syntax error: {exc}")]
+    except RecursionError:
+        return None, [Issue(file, 1, "YAML nested too deeply to read")]
     finally:
         loader.dispose()
     if node is None:
         return Located(None, {(): 1}, {(): 1}), []
     located = Located(None)
     issues: list[Issue] = []
-    located.data = _build(node, (), located, issues, file, loader)
+    try:
+        located.data = _build(node, (), located, issues, file, loader, _Budget())
+    except _TooBig as exc:
+        return None, [Issue(file, exc.line, str(exc))]
     return located, issues
+
+
+# Bounds on what one file may expand to: aliases repeat nodes, so a few lines
+# can stand for billions of values ("billion laughs"), or for themselves.
+MAX_VALUES = 100_000
+MAX_DEPTH = 100
+
+
+class _TooBig(Exception):
+    def __init__(self, message: str, line: int) -> None:
+        super().__init__(message)
+        self.line = line
+
+
+@dataclass
+class _Budget:
+    values: int = 0
+    open_nodes: set[int] = field(default_factory=set)
+
+
+def _scalar(
+    node: yaml.Node, issues: list[Issue], file: str, loader: yaml.SafeLoader | yaml.CSafeLoader
+) -> Any:
+    try:
+        return loader.construct_object(node, deep=True)
+    except (yaml.YAMLError, ValueError, TypeError, OverflowError) as exc:
+        # An explicit tag on a value it cannot hold: !!int abc, !!timestamp 2026-13-45.
+        problem = getattr(exc, "problem", None) or type(exc).__name__
+        issues.append(
+            Issue(
+                file,
+                node.start_mark.line + 1,
+                f"cannot read this value: {problem}",
+                column=node.start_mark.column + 1,
+            )
+        )
+        return None
 
 
 def _build(
@@ -79,6 +121,38 @@ def _build(
     issues: list[Issue],
     file: str,
     loader: yaml.SafeLoader | yaml.CSafeLoader,
+    budget: _Budget,
+) -> Any:
+    line = node.start_mark.line + 1
+    budget.values += 1
+    if budget.values > MAX_VALUES:
+        raise _TooBig(
+            f"the file holds more than {MAX_VALUES} values (are aliases repeating a large part?)",
+            line,
+        )
+    if len(path) > MAX_DEPTH:
+        raise _TooBig(f"YAML nested deeper than {MAX_DEPTH} levels", line)
+    if id(node) in budget.open_nodes:
+        raise _TooBig("an alias refers to a value holding it: the data would be endless", line)
+    if not isinstance(node, yaml.MappingNode | yaml.SequenceNode):
+        located.lines[path] = line
+        located.columns[path] = node.start_mark.column + 1
+        return _scalar(node, issues, file, loader)
+    budget.open_nodes.add(id(node))
+    try:
+        return _collection(node, path, located, issues, file, loader, budget)
+    finally:
+        budget.open_nodes.discard(id(node))
+
+
+def _collection(
+    node: yaml.MappingNode | yaml.SequenceNode,
+    path: Path,
+    located: Located,
+    issues: list[Issue],
+    file: str,
+    loader: yaml.SafeLoader | yaml.CSafeLoader,
+    budget: _Budget,
 ) -> Any:
     located.lines[path] = node.start_mark.line + 1
     located.columns[path] = node.start_mark.column + 1
@@ -86,7 +160,8 @@ def _build(
         loader.flatten_mapping(node)  # resolve YAML merge keys (<<)
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            key = loader.construct_object(key_node, deep=True)
+            plain = isinstance(key_node, yaml.ScalarNode)
+            key = _scalar(key_node, issues, file, loader) if plain else None
             if not isinstance(key, str | int | float | bool) or key is None:
                 issues.append(
                     Issue(
@@ -110,11 +185,9 @@ def _build(
                     )
                 )
                 continue
-            result[key] = _build(value_node, (*path, key), located, issues, file, loader)
+            result[key] = _build(value_node, (*path, key), located, issues, file, loader, budget)
         return result
-    if isinstance(node, yaml.SequenceNode):
-        return [
-            _build(item, (*path, index), located, issues, file, loader)
-            for index, item in enumerate(node.value)
-        ]
-    return loader.construct_object(node, deep=True)
+    return [
+        _build(item, (*path, index), located, issues, file, loader, budget)
+        for index, item in enumerate(node.value)
+    ]

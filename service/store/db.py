@@ -70,7 +70,11 @@ NO_ROWS = _NoRows()
 
 
 def create_engine(url: str) -> sa.Engine:
-    """Create an engine for ``url`` with the settings this service relies on."""
+    """Create an engine for ``url`` with the settings this service relies on.
+
+    ``hide_parameters``: a database error names its statement, never the values
+    bound to it, so an event's message text cannot reach a log through one.
+    """
     url = normalize_url(url)
     # Parameters are hidden by the engine (hide_parameters); rows only by this filter.
     logging.getLogger("sqlalchemy.engine.Engine").addFilter(NO_ROWS)

@@ -82,7 +82,8 @@ def client_without_key(app: Flask) -> FlaskClient:
 
 
 def write_key_file(path: Path) -> None:
-    """Write the suite's key into a server's key file (imported by every worker at start)."""
+    """Write the suite's keys into a server's key file (imported by every worker at start)."""
     if path.exists() and hash_token(TEST_TOKEN) in path.read_text(encoding="utf-8"):
         return
     append_to_file(path, FileLine(TEST_KEY, SUITE_SCOPES, hash_token(TEST_TOKEN)))
+    append_to_file(path, FileLine(TEXT_READER_KEY, ALL_SCOPES, hash_token(TEXT_READER_TOKEN)))

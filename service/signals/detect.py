@@ -1,22 +1,42 @@
 """Detect text signals in a message with the lexicon, keeping the evidence.
 
 For every lexicon file (one signal in one language) the message is scanned
-once with all its phrases; each match is dropped when it overlaps an
-exclusion (``the killer feature``) or when a negation cue stands within the
-file's window before or after it with no sentence end between
-(``I'm not going to sue anyone``).  The first match that survives becomes the
+once with all its phrases; each match is a *candidate*, dropped when it
+overlaps an exclusion (``the killer feature``), when a negation cue stands
+within the file's window before or after it with no sentence end between
+(``I'm not going to sue anyone``), or when a cue set of its language
+(``cues.yaml``: reported speech, hypotheticals, legal questions...) stands in
+the same clause or sentence.  The first candidate that survives becomes the
 signal, with the language, the span of the original text and the phrase.
+
+A language's ``spelling.yaml`` makes a variant of the message for that
+language's files only: chat spellings and borrowed words rewritten, Latin
+letters transliterated, and a word of six letters or more one edit away from
+a lexicon word corrected.  Every rewrite inside a match shows in its evidence.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 
 from service.signals import patterns
-from service.signals.lexicon import Lexicon, LexiconFile
-from service.signals.normalize import BOUNDARIES, HARD, Canonical, Normalized, normalize
+from service.signals.lexicon import Cue, CueSet, Lexicon, LexiconFile, Spelling
+from service.signals.normalize import (
+    BOUNDARIES,
+    HARD,
+    SOFT,
+    Canonical,
+    Normalized,
+    Token,
+    canonical,
+    normalize,
+    strip_diacritics,
+)
 from service.signals.patterns import PatternError, Regex
+
+# What a detector may leave out, for measuring what each mechanism costs and finds.
+MECHANISMS = ("cues", "infinitive", "respell", "transliterate", "fuzzy", "borrowings")
 
 
 @dataclass(frozen=True)
@@ -30,6 +50,22 @@ class Signal:
     source: str
     start: int
     end: int
+    edits: tuple[str, ...] = ()  # spelling rewrites inside the match ("manger→manager")
+
+
+@dataclass(frozen=True)
+class Cancelled:
+    """A candidate match that something cancelled, and what did (for explain=full)."""
+
+    name: str
+    language: str
+    evidence: str
+    entry: str
+    source: str
+    start: int
+    end: int
+    by: str  # "negation", "exclusion" or "cue set <name>"
+    cue_source: str  # file:line of the cue that cancelled it
 
 
 def _spans(regexes: tuple[Regex, ...], canon: Canonical) -> Iterator[tuple[int, int]]:
@@ -40,15 +76,6 @@ def _spans(regexes: tuple[Regex, ...], canon: Canonical) -> Iterator[tuple[int, 
                 yield canon.starts[match.start()], canon.ends[match.end()]
 
 
-def _cue_spans(
-    cues: tuple[tuple[Regex, int], ...], canon: Canonical
-) -> Iterator[tuple[int, int, int]]:
-    """Yield (first, last, window) for every match of each negation cue."""
-    for regex, window in cues:
-        for first, last in _spans((regex,), canon):
-            yield first, last, window
-
-
 def _blocked(norm: Normalized, low: int, high: int, cross_commas: bool) -> bool:
     """Tell whether a sentence end (or, unless allowed, a comma) lies in tokens low..high-1."""
     blocking = {HARD} if cross_commas else BOUNDARIES
@@ -56,6 +83,8 @@ def _blocked(norm: Normalized, low: int, high: int, cross_commas: bool) -> bool:
 
 
 MAX_WINDOW = 5  # the schema's limit on negation windows
+# Words from a comma to a match a German zu-infinitive clause may hold ("Sie jemals zu verklagen").
+INFINITIVE_REACH = 6
 
 
 @dataclass
@@ -66,44 +95,155 @@ class _Cues:
     long message with many candidates stays linear.
     """
 
-    before: dict[int, list[tuple[int, int]]]  # last token of a cue -> (first token, window)
-    after: dict[int, list[tuple[int, int]]]  # first token of a cue -> (last token, window)
-    excluded: set[int]  # tokens covered by an exclusion
+    before: dict[int, list[tuple[int, Cue]]]  # last token of a cue -> (first token, cue)
+    after: dict[int, list[tuple[int, Cue]]]  # first token of a cue -> (last token, cue)
+    excluded: dict[int, Cue]  # token covered by an exclusion -> the exclusion
+    infinitive: set[int]  # tokens of a word that marks a zu-infinitive clause
 
     @classmethod
-    def find(cls, lex: LexiconFile, canon: Canonical) -> _Cues:
-        before: dict[int, list[tuple[int, int]]] = {}
-        for first, last, window in _cue_spans(lex.before, canon):
-            before.setdefault(last, []).append((first, window))
-        after: dict[int, list[tuple[int, int]]] = {}
-        for first, last, window in _cue_spans(lex.after, canon):
-            after.setdefault(first, []).append((last, window))
-        excluded = {i for low, high in _spans(lex.exclusions, canon) for i in range(low, high + 1)}
-        return cls(before, after, excluded)
+    def find(cls, lex: LexiconFile, canon: Canonical, infinitive: bool) -> _Cues:
+        before: dict[int, list[tuple[int, Cue]]] = {}
+        for cue in lex.before:
+            for first, last in _spans((cue.regex,), canon):
+                before.setdefault(last, []).append((first, cue))
+        after: dict[int, list[tuple[int, Cue]]] = {}
+        for cue in lex.after:
+            for first, last in _spans((cue.regex,), canon):
+                after.setdefault(first, []).append((last, cue))
+        excluded: dict[int, Cue] = {}
+        for cue in lex.exclusions:
+            for low, high in _spans((cue.regex,), canon):
+                for i in range(low, high + 1):
+                    excluded.setdefault(i, cue)
+        marks = (
+            {i for low, high in _spans(lex.infinitive, canon) for i in range(low, high + 1)}
+            if infinitive
+            else set()
+        )
+        return cls(before, after, excluded, marks)
 
 
-def _negated(lex: LexiconFile, norm: Normalized, cues: _Cues, first: int, last: int) -> bool:
-    """Tell whether a negation cue stands just before (or after) the match.
+def _into_infinitive(
+    norm: Normalized, cues: _Cues, cue_last: int, window: int, first: int, last: int
+) -> bool:
+    """Tell whether a cue reaches a match across one comma into a zu-infinitive clause.
+
+    "Ich habe nicht vor, Sie zu verklagen": the cue ends at most ``window``
+    words before the comma, the match lies at most INFINITIVE_REACH words
+    after it, and a marker word (``zu``) stands between the comma and the
+    match's end.
+    """
+    commas = [i for i in range(cue_last + 1, first) if norm.tokens[i].text in BOUNDARIES]
+    if len(commas) != 1 or norm.tokens[commas[0]].text != SOFT:
+        return False
+    comma = commas[0]
+    return (
+        comma - window - 1 <= cue_last
+        and first - comma - 1 <= INFINITIVE_REACH
+        and any(i in cues.infinitive for i in range(comma + 1, last + 1))
+    )
+
+
+def _negated(lex: LexiconFile, norm: Normalized, cues: _Cues, first: int, last: int) -> Cue | None:
+    """Return the negation cue that stands just before (or after) the match, if any.
 
     A cue before the match counts when it starts before it and ends at most
     the cue's ``window`` words before its first word, or on it ("не собираюсь"
     before "собираюсь судиться"); likewise after.
     """
-    for cue_last in range(first - MAX_WINDOW - 1, last + 1):
-        for cue_first, window in cues.before.get(cue_last, ()):
-            near = cue_first < first and first - window - 1 <= cue_last
-            if near and (
-                cue_last >= first or not _blocked(norm, cue_last + 1, first, lex.cross_commas)
+    reach = MAX_WINDOW + 1 + (INFINITIVE_REACH + 1 if cues.infinitive else 0)
+    for cue_last in range(first - reach, last + 1):
+        for cue_first, cue in cues.before.get(cue_last, ()):
+            if cue_first >= first:
+                continue
+            if cue_last >= first:
+                return cue
+            if first - cue.window - 1 <= cue_last and not _blocked(
+                norm, cue_last + 1, first, lex.cross_commas
             ):
-                return True
+                return cue
+            if cues.infinitive and _into_infinitive(norm, cues, cue_last, cue.window, first, last):
+                return cue
     for cue_first in range(first, last + MAX_WINDOW + 2):
-        for cue_last, window in cues.after.get(cue_first, ()):
-            near = cue_last > last and cue_first <= last + window + 1
+        for cue_last, cue in cues.after.get(cue_first, ()):
+            near = cue_last > last and cue_first <= last + cue.window + 1
             if near and (
                 cue_first <= last or not _blocked(norm, last + 1, cue_first, lex.cross_commas)
             ):
-                return True
-    return False
+                return cue
+    return None
+
+
+def _units(norm: Normalized) -> tuple[list[int], list[int]]:
+    """Number each token's clause and sentence, so "same clause" is one comparison."""
+    clause, sentence = [], []
+    c = s = 0
+    for token in norm.tokens:
+        if token.text == HARD:
+            s += 1
+            c += 1
+        elif token.text == SOFT:
+            c += 1
+        clause.append(c)
+        sentence.append(s)
+    return clause, sentence
+
+
+@dataclass
+class _SetIndex:
+    """Where one cue set's cues stand in one message, indexed per clause or sentence."""
+
+    cue_set: CueSet
+    unit: list[int]
+    earliest: dict[int, tuple[int, Cue]] = field(default_factory=dict)  # unit -> first cue start
+    latest: dict[int, tuple[int, Cue]] = field(default_factory=dict)  # unit -> last cue end
+    by_last: dict[int, list[tuple[int, Cue]]] = field(default_factory=dict)
+    by_first: dict[int, list[tuple[int, Cue]]] = field(default_factory=dict)
+
+    @classmethod
+    def find(
+        cls, cue_set: CueSet, norm: Normalized, units: tuple[list[int], list[int]]
+    ) -> _SetIndex:
+        unit = units[0] if cue_set.scope == "clause" else units[1]
+        index = cls(cue_set, unit)
+        canon = norm.bare if cue_set.bare else norm.exact
+        for cue in cue_set.cues:
+            for first, last in _spans((cue.regex,), canon):
+                first, last = _trim(norm, first, last)
+                key = unit[last]
+                if key not in index.earliest or first < index.earliest[key][0]:
+                    index.earliest[key] = (first, cue)
+                key = unit[first]
+                if key not in index.latest or last > index.latest[key][0]:
+                    index.latest[key] = (last, cue)
+                index.by_last.setdefault(last, []).append((first, cue))
+                index.by_first.setdefault(first, []).append((last, cue))
+        return index
+
+    def cancels(self, first: int, last: int) -> Cue | None:
+        """Return the cue that cancels a candidate spanning tokens first..last, if any."""
+        position, window, unit = self.cue_set.position, self.cue_set.window, self.unit
+        if position in ("before", "either"):
+            if window is None:
+                hit = self.earliest.get(unit[first])
+                if hit is not None and hit[0] < first:
+                    return hit[1]
+            else:
+                for cue_last in range(first - window - 1, last + 1):
+                    for cue_first, cue in self.by_last.get(cue_last, ()):
+                        if cue_first < first and unit[cue_last] == unit[first]:
+                            return cue
+        if position in ("after", "either"):
+            if window is None:
+                hit = self.latest.get(unit[last])
+                if hit is not None and hit[0] > last:
+                    return hit[1]
+            else:
+                for cue_first in range(first, last + window + 2):
+                    for cue_last, cue in self.by_first.get(cue_first, ()):
+                        if cue_last > last and unit[cue_first] == unit[last]:
+                            return cue
+        return None
 
 
 def _trim(norm: Normalized, first: int, last: int) -> tuple[int, int]:
@@ -115,8 +255,41 @@ def _trim(norm: Normalized, first: int, last: int) -> tuple[int, int]:
     return first, last
 
 
-def scan_file(lex: LexiconFile, norm: Normalized) -> Signal | None:
-    """Return the first accepted match of one lexicon file in a message."""
+@dataclass
+class _Message:
+    """One message as one language's files read it, with its cue sets found on demand."""
+
+    norm: Normalized
+    cue_sets: tuple[CueSet, ...]
+    edits: Mapping[int, str]  # token index -> the rewrite that made it
+    use_infinitive: bool = True
+    _units: tuple[list[int], list[int]] | None = None
+    _sets: list[_SetIndex] | None = None
+
+    def cancelling_set(self, signal: str, first: int, last: int) -> tuple[CueSet, Cue] | None:
+        if not self.cue_sets:
+            return None
+        if self._sets is None:
+            self._units = _units(self.norm)
+            self._sets = [_SetIndex.find(s, self.norm, self._units) for s in self.cue_sets]
+        for index in self._sets:
+            if signal in index.cue_set.signals:
+                cue = index.cancels(first, last)
+                if cue is not None:
+                    return index.cue_set, cue
+        return None
+
+
+def scan_file(
+    lex: LexiconFile, message: _Message | Normalized, cancelled: list[Cancelled] | None = None
+) -> Signal | None:
+    """Return the first accepted match of one lexicon file in a message.
+
+    With ``cancelled``, every candidate dropped before it is added there.
+    """
+    if isinstance(message, Normalized):
+        message = _Message(message, (), {})
+    norm = message.norm
     canon = norm.bare if lex.bare else norm.exact
     cues: _Cues | None = None  # found once a phrase matches
     position = 0
@@ -128,14 +301,40 @@ def scan_file(lex: LexiconFile, norm: Normalized) -> Signal | None:
         position = canon.offsets[first + 1]
         first, last = _trim(norm, first, last)
         if cues is None:
-            cues = _Cues.find(lex, canon)
-        if any(i in cues.excluded for i in range(first, last + 1)):
-            continue
-        if _negated(lex, norm, cues, first, last):
-            continue
+            cues = _Cues.find(lex, canon, message.use_infinitive and bool(lex.infinitive))
+        why: tuple[str, str] | None = None
+        excluded = next(
+            (cues.excluded[i] for i in range(first, last + 1) if i in cues.excluded), None
+        )
+        if excluded is not None:
+            why = ("exclusion", f"{lex.path}:{excluded.line}")
+        elif (negation := _negated(lex, norm, cues, first, last)) is not None:
+            why = ("negation", f"{lex.path}:{negation.line}")
+        elif (hit := message.cancelling_set(lex.signal, first, last)) is not None:
+            why = (f"cue set {hit[0].name}", f"{hit[0].path}:{hit[1].line}")
         matched = match.group()
+        if why is not None and cancelled is None:
+            continue
         entry = next((e for e in lex.phrases if e.regex.fullmatch(matched)), lex.phrases[0])
         start, end = norm.span(first, last)
+        if why is not None and cancelled is not None:
+            cancelled.append(
+                Cancelled(
+                    lex.signal,
+                    lex.language,
+                    norm.original[start:end],
+                    entry.pattern,
+                    f"{lex.path}:{entry.line}",
+                    start,
+                    end,
+                    why[0],
+                    why[1],
+                )
+            )
+            continue
+        edits = tuple(
+            dict.fromkeys(message.edits[i] for i in range(first, last + 1) if i in message.edits)
+        )
         return Signal(
             name=lex.signal,
             language=lex.language,
@@ -144,6 +343,7 @@ def scan_file(lex: LexiconFile, norm: Normalized) -> Signal | None:
             source=f"{lex.path}:{entry.line}",
             start=start,
             end=end,
+            edits=edits,
         )
     return None
 
@@ -151,6 +351,146 @@ def scan_file(lex: LexiconFile, norm: Normalized) -> Signal | None:
 # Phrase expressions per prefilter program: RE2 refuses programs past its
 # memory budget, so a growing lexicon gets more programs, never none.
 PREFILTER_CHUNK = 400
+FUZZY_MIN = 6  # letters a word needs before one edit may correct it
+_WORD_CACHE = 65536
+
+
+def _deletions(word: str) -> Iterator[str]:
+    for i in range(len(word)):
+        yield word[:i] + word[i + 1 :]
+
+
+def one_edit(a: str, b: str) -> bool:
+    """Tell whether ``a`` becomes ``b`` by one insertion, deletion, substitution or swap."""
+    if a == b or abs(len(a) - len(b)) > 1:
+        return False
+    i = 0
+    while i < min(len(a), len(b)) and a[i] == b[i]:
+        i += 1
+    if len(a) == len(b):
+        return a[i + 1 :] == b[i + 1 :] or (
+            a[i + 2 :] == b[i + 2 :] and a[i : i + 2] == b[i : i + 2][::-1]
+        )
+    longer, shorter = (a, b) if len(a) > len(b) else (b, a)
+    return longer[i + 1 :] == shorter[i:]
+
+
+@dataclass
+class _Speller:
+    """One language's rewrites: chat spellings, borrowings, transliteration, one-edit fixes."""
+
+    spelling: Spelling
+    vocabulary: dict[str, str]  # diacritic-free lexicon word -> the word
+    deleted: dict[str, list[str]]  # a vocabulary word with one letter deleted -> such words
+    off: frozenset[str]
+    cache: dict[tuple[str, str], tuple[tuple[str, ...], str] | None] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, spelling: Spelling, words: set[str], off: frozenset[str]) -> _Speller:
+        vocabulary = {strip_diacritics(w): w for w in sorted(words) if len(w) >= FUZZY_MIN}
+        deleted: dict[str, list[str]] = {}
+        for bare in vocabulary:
+            for variant in _deletions(bare):
+                deleted.setdefault(variant, []).append(bare)
+        return cls(spelling, vocabulary, deleted, off)
+
+    def _fix(self, bare: str) -> str | None:
+        if bare in self.vocabulary or len(bare) < FUZZY_MIN or not bare.isalpha():
+            return None
+        # Symmetric deletions: a letter left out, one too many, one replaced or two swapped.
+        candidates = set(self.deleted.get(bare, ()))
+        for shorter in _deletions(bare):
+            if shorter in self.vocabulary:
+                candidates.add(shorter)
+            candidates.update(self.deleted.get(shorter, ()))
+        found = sorted(w for w in candidates if one_edit(bare, w))
+        return self.vocabulary[found[0]] if len(found) == 1 else None
+
+    def rewrite(self, text: str, bare: str) -> tuple[tuple[str, ...], str] | None:
+        """Return the words a token stands for in this language and a note, or None."""
+        key = (text, bare)
+        if key in self.cache:
+            return self.cache[key]
+        found = self._rewrite(text, bare)
+        if len(self.cache) > _WORD_CACHE:
+            self.cache.clear()
+        self.cache[key] = found
+        return found
+
+    def _rewrite(self, text: str, bare: str) -> tuple[tuple[str, ...], str] | None:
+        spelling = self.spelling
+        for kind, table in (("respell", spelling.respell), ("borrowings", spelling.borrow)):
+            if kind in self.off:
+                continue
+            hit = table.get(text)
+            if hit is None:
+                for size in range(min(len(text), 24), 2, -1):
+                    hit = table.get(text[:size] + "*")
+                    if hit is not None:
+                        break
+            if hit is not None:
+                note = "chat spelling" if kind == "respell" else "borrowed word"
+                return hit[0], f"{text}→{' '.join(hit[0])} ({note})"
+        if spelling.transliterate and "transliterate" not in self.off and _latin(text):
+            script = _transliterate(text, spelling.transliterate)
+            if script != text:
+                fixed = (
+                    self._fix(strip_diacritics(script))
+                    if "fuzzy" not in self.off and spelling.fuzzy
+                    else None
+                )
+                return (fixed or script,), f"{text}→{fixed or script} (transliterated)"
+        if spelling.fuzzy and "fuzzy" not in self.off:
+            fixed = self._fix(bare)
+            if fixed is not None:
+                return (fixed,), f"{text}→{fixed} (one edit)"
+        return None
+
+    def variant(self, norm: Normalized) -> tuple[Normalized, dict[int, str]] | None:
+        """Return the message as this language reads it, or None when nothing changes."""
+        tokens: list[Token] = []
+        edits: dict[int, str] = {}
+        changed = False
+        for token in norm.tokens:
+            found = None if token.text in BOUNDARIES else self.rewrite(token.text, token.bare)
+            if found is None:
+                tokens.append(token)
+                continue
+            changed = True
+            for word in found[0]:
+                edits[len(tokens)] = found[1]
+                tokens.append(Token(word, strip_diacritics(word), token.start, token.end))
+        if not changed:
+            return None
+        return (
+            Normalized(
+                original=norm.original,
+                tokens=tuple(tokens),
+                exact=canonical([t.text for t in tokens]),
+                bare=canonical([t.bare for t in tokens]),
+            ),
+            edits,
+        )
+
+
+def _latin(text: str) -> bool:
+    return text.isascii() and any(ch.isalpha() for ch in text)
+
+
+def _transliterate(text: str, table: tuple[tuple[str, str], ...]) -> str:
+    """Rewrite Latin letters (and Arabizi digits) longest sequence first, left to right."""
+    out: list[str] = []
+    i = 0
+    while i < len(text):
+        for source, target in table:
+            if text.startswith(source, i):
+                out.append(target)
+                i += len(source)
+                break
+        else:
+            out.append(text[i])
+            i += 1
+    return "".join(out)
 
 
 class Detector:
@@ -159,16 +499,35 @@ class Detector:
     Most messages carry no signal.  A few expressions made of every phrase of
     every file (for files matched with diacritics, and for files matched
     without) tell in one pass each whether any file can match at all; only
-    then is each file scanned with its negations and exclusions.
+    then is each file scanned with its negations, exclusions and cue sets.
+    ``off`` leaves mechanisms out (see MECHANISMS), for the benchmark.
     """
 
-    def __init__(self, lexicon: Lexicon) -> None:
+    def __init__(self, lexicon: Lexicon, off: frozenset[str] = frozenset()) -> None:
         self.lexicon = lexicon
-        self._prefilters = [
+        self.off = off
+        self._prefilters = self._filters(lexicon.files)
+        self._cue_sets: dict[str, tuple[CueSet, ...]] = {}
+        if "cues" not in off:
+            for cue_set in lexicon.cue_sets:
+                self._cue_sets.setdefault(cue_set.language, ())
+                self._cue_sets[cue_set.language] += (cue_set,)
+        self._spellers: dict[str, tuple[_Speller, list[tuple[Regex, bool]]]] = {}
+        for spelling in lexicon.spellings:
+            own = [f for f in lexicon.files if f.language == spelling.language]
+            words = {w for f in own for w in f.words}
+            self._spellers[spelling.language] = (
+                _Speller.build(spelling, words, off),
+                self._filters(tuple(own)),
+            )
+
+    @classmethod
+    def _filters(cls, files: tuple[LexiconFile, ...]) -> list[tuple[Regex, bool]]:
+        return [
             (regex, bare)
             for bare in (False, True)
-            for regex in self._combine(
-                [e.source for f in lexicon.files if f.bare == bare for e in f.phrases]
+            for regex in cls._combine(
+                [e.source for f in files if f.bare == bare for e in f.phrases]
             )
         ]
 
@@ -190,25 +549,73 @@ class Detector:
                 programs.append(built)
         return programs
 
-    def _may_match(self, norm: Normalized) -> bool:
+    @staticmethod
+    def _may_match(filters: list[tuple[Regex, bool]], norm: Normalized) -> bool:
         return any(
             regex.search((norm.bare if bare else norm.exact).data) is not None
-            for regex, bare in self._prefilters
+            for regex, bare in filters
         )
 
-    def detect(self, text: str | None, language: str | None = None) -> tuple[Signal, ...]:
-        """Return the signals in ``text``; ``language`` narrows the lexicons searched."""
+    def _messages(self, norm: Normalized, wanted: str | None) -> dict[str, _Message | None]:
+        """Return, per language with its own spelling, the message it reads (None: nothing)."""
+        out: dict[str, _Message | None] = {}
+        for language, (speller, filters) in self._spellers.items():
+            if wanted and language != wanted:
+                continue
+            found = speller.variant(norm)
+            if found is None:
+                continue
+            variant, edits = found
+            out[language] = (
+                _Message(
+                    variant, self._cue_sets.get(language, ()), edits, "infinitive" not in self.off
+                )
+                if self._may_match(filters, variant)
+                else None
+            )
+        return out
+
+    def _scan(
+        self, text: str | None, language: str | None, cancelled: list[Cancelled] | None
+    ) -> tuple[Signal, ...]:
         if not text:
             return ()
         wanted = language.split("-")[0].lower() if language else None
         norm = normalize(text)
-        if not self._may_match(norm):
+        base = self._may_match(self._prefilters, norm)
+        variants = self._messages(norm, wanted)
+        if not base and not any(variants.values()):
             return ()
+        plain: dict[str, _Message] = {}
         found = []
         for lex in self.lexicon.files:
             if wanted and lex.language != wanted:
                 continue
-            signal = scan_file(lex, norm)
+            if lex.language in variants:
+                message = variants[lex.language]
+                if message is None:
+                    continue
+            elif not base:
+                continue
+            else:
+                message = plain.get(lex.language)
+                if message is None:
+                    message = plain[lex.language] = _Message(
+                        norm, self._cue_sets.get(lex.language, ()), {}, "infinitive" not in self.off
+                    )
+            signal = scan_file(lex, message, cancelled)
             if signal is not None:
                 found.append(signal)
         return tuple(sorted(found, key=lambda s: (s.start, s.name, s.language)))
+
+    def detect(self, text: str | None, language: str | None = None) -> tuple[Signal, ...]:
+        """Return the signals in ``text``; ``language`` narrows the lexicons searched."""
+        return self._scan(text, language, None)
+
+    def explain(
+        self, text: str | None, language: str | None = None
+    ) -> tuple[tuple[Signal, ...], tuple[Cancelled, ...]]:
+        """Return the signals and every candidate cancelled on the way, with what cancelled it."""
+        cancelled: list[Cancelled] = []
+        signals = self._scan(text, language, cancelled)
+        return signals, tuple(cancelled)

@@ -180,7 +180,8 @@ def tokenize(text: str) -> list[tuple[str, int, int]]:
     return tokens
 
 
-def _canonical(words: list[str]) -> Canonical:
+def canonical(words: list[str]) -> Canonical:
+    """Return the canonical string of folded words."""
     parts: list[bytes] = []
     starts: dict[int, int] = {}
     ends: dict[int, int] = {}
@@ -243,6 +244,6 @@ def normalize(text: str) -> Normalized:
     return Normalized(
         original=text,
         tokens=tuple(tokens),
-        exact=_canonical([t.text for t in tokens]),
-        bare=_canonical([t.bare for t in tokens]),
+        exact=canonical([t.text for t in tokens]),
+        bare=canonical([t.bare for t in tokens]),
     )

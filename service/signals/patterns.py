@@ -347,3 +347,22 @@ def build_one(regex: str) -> Regex:
 def build_cached(regex: str) -> Regex:
     """Compile a single alternative once per process."""
     return build_one(regex)
+
+
+def literal_words(items: tuple[Item, ...]) -> set[str]:
+    """Return the whole words (no ``*``, not Chinese) a phrase's matches may contain."""
+    found: set[str] = set()
+    for item in items:
+        if isinstance(item, OptionalItem):
+            found |= literal_words((item.item,))
+        elif isinstance(item, Group):
+            for alternative in item.alternatives:
+                found |= literal_words(alternative)
+        elif (
+            isinstance(item, Word)
+            and not item.prefix
+            and not item.suffix
+            and not is_cjk(item.text[0])
+        ):
+            found.add(item.text)
+    return found

@@ -79,6 +79,8 @@ class NegationSchema(StrictSchema):
     cross_commas = boolean(load_default=False)
     # Words marking a clause a before-cue reaches across one comma (German "zu").
     infinitive = cue_list(load_default=list)
+    # Words that, right after the comma, keep the cue from crossing it ("keine Wahl, als ...").
+    infinitive_not = cue_list(load_default=list)
 
 
 class LexiconFileSchema(StrictSchema):
@@ -101,6 +103,7 @@ class LexiconFileSchema(StrictSchema):
             "window": 2,
             "cross_commas": False,
             "infinitive": [],
+            "infinitive_not": [],
         },
     )
     lists = fields.Dict(

@@ -87,7 +87,7 @@ def load_file(path: str, located: Located) -> tuple[LexiconFile | None, list[Iss
     default_window = data["negation"]["window"]
     cues = {
         side: compile_list(("negation", side), [c for c, _ in data["negation"][side]], cue=True)
-        for side in ("before", "after", "infinitive")
+        for side in ("before", "after", "infinitive", "infinitive_not")
     }
 
     def with_windows(side: str) -> tuple[Cue, ...]:
@@ -130,6 +130,7 @@ def load_file(path: str, located: Located) -> tuple[LexiconFile | None, list[Iss
             after=with_windows("after"),
             cross_commas=data["negation"]["cross_commas"],
             infinitive=tuple(patterns.build_one(r) for _, _, r in cues["infinitive"]),
+            infinitive_not=tuple(patterns.build_one(r) for _, _, r in cues["infinitive_not"]),
             words=frozenset(words),
         )
     except (PatternError, re2.error) as exc:

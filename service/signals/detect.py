@@ -85,6 +85,7 @@ def _blocked(norm: Normalized, low: int, high: int, cross_commas: bool) -> bool:
 MAX_WINDOW = 5  # the schema's limit on negation windows
 # Words from a comma to a match a German zu-infinitive clause may hold ("Sie jemals zu verklagen").
 INFINITIVE_REACH = 6
+INFINITIVE_WINDOW = 1  # words from a cue to that comma ("keine Absicht mehr, ...")
 
 
 @dataclass
@@ -99,6 +100,7 @@ class _Cues:
     after: dict[int, list[tuple[int, Cue]]]  # first token of a cue -> (last token, cue)
     excluded: dict[int, Cue]  # token covered by an exclusion -> the exclusion
     infinitive: set[int]  # tokens of a word that marks a zu-infinitive clause
+    not_infinitive: set[int]  # first tokens of words that keep a clause from being one
 
     @classmethod
     def find(cls, lex: LexiconFile, canon: Canonical, infinitive: bool) -> _Cues:
@@ -120,7 +122,10 @@ class _Cues:
             if infinitive
             else set()
         )
-        return cls(before, after, excluded, marks)
+        unmarks = (
+            {low for low, _ in _spans(lex.infinitive_not, canon)} if infinitive and marks else set()
+        )
+        return cls(before, after, excluded, marks, unmarks)
 
 
 def _into_infinitive(
@@ -128,20 +133,36 @@ def _into_infinitive(
 ) -> bool:
     """Tell whether a cue reaches a match across one comma into a zu-infinitive clause.
 
-    "Ich habe nicht vor, Sie zu verklagen": the cue ends at most ``window``
-    words before the comma, the match lies at most INFINITIVE_REACH words
-    after it, and a marker word (``zu``) stands between the comma and the
-    match's end.
+    "Ich habe nicht vor, Sie zu verklagen": the cue ends at most one word
+    before the comma (the cue's own window if smaller), the match lies at
+    most INFINITIVE_REACH words after it, a marker word (``zu``) stands
+    between the comma and the match's end, and the clause does not start
+    with a word that makes it something else ("keine Wahl, als Sie zu ...").
     """
     commas = [i for i in range(cue_last + 1, first) if norm.tokens[i].text in BOUNDARIES]
     if len(commas) != 1 or norm.tokens[commas[0]].text != SOFT:
         return False
     comma = commas[0]
     return (
-        comma - window - 1 <= cue_last
+        comma - min(window, INFINITIVE_WINDOW) - 1 <= cue_last
         and first - comma - 1 <= INFINITIVE_REACH
-        and any(i in cues.infinitive for i in range(comma + 1, last + 1))
+        and comma + 1 not in cues.not_infinitive
+        and any(i in cues.infinitive for i in _verb_end(norm, max(comma + 1, last - 1), last))
     )
+
+
+def _verb_end(norm: Normalized, low: int, last: int) -> Iterator[int]:
+    """Yield the tokens where a zu-infinitive may stand: the match's end and two words on.
+
+    "Sie zu verklagen" ends the match with the verb; "mit dem Anwalt zu
+    drohen" follows it; "bringen Sie mich zu Ihrem Chef" holds a "zu" that
+    is no infinitive, further from the end.
+    """
+    yield from range(low, last + 1)
+    for i in range(last + 1, min(last + 3, len(norm.tokens))):
+        if norm.tokens[i].text in BOUNDARIES:
+            return
+        yield i
 
 
 def _negated(lex: LexiconFile, norm: Normalized, cues: _Cues, first: int, last: int) -> Cue | None:
@@ -226,22 +247,22 @@ class _SetIndex:
         if position in ("before", "either"):
             if window is None:
                 hit = self.earliest.get(unit[first])
-                if hit is not None and hit[0] < first:
+                if hit is not None and hit[0] <= first:
                     return hit[1]
             else:
                 for cue_last in range(first - window - 1, last + 1):
                     for cue_first, cue in self.by_last.get(cue_last, ()):
-                        if cue_first < first and unit[cue_last] == unit[first]:
+                        if cue_first <= first and unit[cue_last] == unit[first]:
                             return cue
         if position in ("after", "either"):
             if window is None:
                 hit = self.latest.get(unit[last])
-                if hit is not None and hit[0] > last:
+                if hit is not None and hit[0] >= last:
                     return hit[1]
             else:
                 for cue_first in range(first, last + window + 2):
                     for cue_last, cue in self.by_first.get(cue_first, ()):
-                        if cue_last > last and unit[cue_first] == unit[last]:
+                        if cue_last >= last and unit[cue_first] == unit[last]:
                             return cue
         return None
 

@@ -57,6 +57,7 @@ class LexiconFile:
     # A before-cue may reach across one comma into a clause holding one of these
     # words (German zu-infinitive: "Ich habe nicht vor, Sie zu verklagen").
     infinitive: tuple[Regex, ...] = ()
+    infinitive_not: tuple[Regex, ...] = ()  # ...unless the clause starts with one of these
     # The whole words of the phrases (not those marked exact), which one edit may reach.
     words: frozenset[str] = frozenset()
 

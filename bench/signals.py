@@ -27,8 +27,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from service.engine.catalog import SIGNALS  # noqa: E402
-from service.signals.detect import MECHANISMS, Detector  # noqa: E402
 from service.policy import build_policy  # noqa: E402
+from service.signals.detect import MECHANISMS, Detector  # noqa: E402
 from tests.support.corpus import load_corpus  # noqa: E402
 
 
@@ -48,7 +48,7 @@ def main() -> None:
         "--corpus", type=Path, default=ROOT / "tests" / "corpus", help="corpus directory"
     )
     parser.add_argument(
-        "--off", default="", help=f"mechanisms to leave out, comma-separated: {','.join(MECHANISMS)}"
+        "--off", default="", help=f"mechanisms to leave out (comma-separated): {MECHANISMS}"
     )
     parser.add_argument("--no-speed", action="store_true", help="skip the speed measures")
     args = parser.parse_args()

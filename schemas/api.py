@@ -514,7 +514,7 @@ class NotMatchedV1Schema(Schema):
 class SignalV1Schema(Schema):
     """A text signal and the evidence for it."""
 
-    name = fields.String()
+    name = fields.String(metadata={"enum": list(catalog.SIGNALS)})
     language = fields.String()
     evidence = fields.String(metadata={"description": "The matched span of the original text."})
     entry = fields.String(metadata={"description": "The lexicon phrase that matched."})

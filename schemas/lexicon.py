@@ -6,7 +6,7 @@ from typing import Any
 
 from marshmallow import ValidationError, fields, validate
 
-from schemas.common import StrictSchema, boolean, integer, string
+from schemas.common import StrictSchema, boolean, integer, number, string
 from service.engine.catalog import SIGNALS
 
 
@@ -83,6 +83,25 @@ class NegationSchema(StrictSchema):
     infinitive_not = cue_list(load_default=list)
 
 
+class ShoutingSchema(StrictSchema):
+    """Non-lexical cues: capitals (a share of the cased letters) and runs of exclamation marks."""
+
+    capitals = number(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Range(0.5, 1.0, error="capitals is a share between 0.5 and 1.0"),
+    )
+    min_letters = integer(
+        load_default=12,
+        validate=validate.Range(4, 200, error="min_letters lies between 4 and 200"),
+    )
+    exclamations = integer(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Range(2, 10, error="exclamations lies between 2 and 10"),
+    )
+
+
 class LexiconFileSchema(StrictSchema):
     """One signal in one language: phrases, exclusions and negation cues."""
 
@@ -117,6 +136,7 @@ class LexiconFileSchema(StrictSchema):
         required=True, validate=validate.Length(min=1, error="list at least one phrase")
     )
     exclusions = phrase_list(load_default=list)
+    shouting = fields.Nested(ShoutingSchema, load_default=None)
 
 
 LANGUAGE = validate.Regexp(r"^[a-z]{2,3}$", error="language is an ISO 639 code such as pl")

@@ -14,7 +14,7 @@ from service.hints import Hinted
 from service.ruleset.issues import Issue, line_of
 from service.ruleset.yamlsrc import Located
 from service.signals import patterns
-from service.signals.lexicon import Cue, CueSet, Entry, LexiconFile, Spelling
+from service.signals.lexicon import Cue, CueSet, Entry, LexiconFile, Shouting, Spelling
 from service.signals.normalize import word_tokens
 from service.signals.patterns import PatternError
 
@@ -132,6 +132,11 @@ def load_file(path: str, located: Located) -> tuple[LexiconFile | None, list[Iss
             infinitive=tuple(patterns.build_one(r) for _, _, r in cues["infinitive"]),
             infinitive_not=tuple(patterns.build_one(r) for _, _, r in cues["infinitive_not"]),
             words=frozenset(words),
+            shouting=(
+                Shouting(line_of(lines, ("shouting",)), **data["shouting"])
+                if data["shouting"]
+                else None
+            ),
         )
     except (PatternError, re2.error) as exc:
         return None, [Issue(path, 1, str(exc))]

@@ -17,8 +17,9 @@ a lexicon word corrected.  Every rewrite inside a match shows in its evidence.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from service.signals import patterns
 from service.signals.lexicon import Cue, CueSet, Lexicon, LexiconFile, Spelling
@@ -494,6 +495,40 @@ class _Speller:
         )
 
 
+UNDETERMINED = "und"  # ISO 639-2: a shouted message's language, with no hint and no other signal
+
+
+def shouted(lex: LexiconFile, text: str) -> Signal | None:
+    """Return the file's signal when the text shouts: a run of "!!!" or mostly capitals."""
+    shouting = lex.shouting
+    if shouting is None:
+        return None
+    source = f"{lex.path}:{shouting.line}"
+    if shouting.exclamations is not None:
+        run = re.search(f"[!\uff01]{{{shouting.exclamations},}}", text)
+        if run is not None:
+            entry = f"shouting: {shouting.exclamations} or more exclamation marks"
+            return Signal(lex.signal, lex.language, run.group(), entry, source, *run.span())
+    if shouting.capitals is not None:
+        upper = lower = 0
+        first = last = -1
+        for index, ch in enumerate(text):
+            if ch.isupper():
+                upper += 1
+                last = index
+                if first < 0:
+                    first = index
+            elif ch.islower():
+                lower += 1
+        letters = upper + lower
+        if letters >= shouting.min_letters and upper >= shouting.capitals * letters:
+            entry = f"shouting: {round(shouting.capitals * 100)}% or more capitals"
+            return Signal(
+                lex.signal, lex.language, text[first : last + 1], entry, source, first, last + 1
+            )
+    return None
+
+
 def _latin(text: str) -> bool:
     return text.isascii() and any(ch.isalpha() for ch in text)
 
@@ -528,6 +563,7 @@ class Detector:
         self.lexicon = lexicon
         self.off = off
         self._prefilters = self._filters(lexicon.files)
+        self._shouting = [f for f in lexicon.files if f.shouting is not None]
         self._cue_sets: dict[str, tuple[CueSet, ...]] = {}
         if "cues" not in off:
             for cue_set in lexicon.cue_sets:
@@ -596,6 +632,24 @@ class Detector:
             )
         return out
 
+    def _shout(self, text: str, wanted: str | None, found: list[Signal]) -> list[Signal]:
+        """Add one signal for a shouted message, unless a phrase already found that signal.
+
+        Every language's file may say what shouting is; the first that applies
+        speaks for all, so a shouted message gets one signal, in the language
+        of the hint or of the other signals found (else "und").
+        """
+        names = {s.name for s in found}
+        for lex in self._shouting:
+            if (wanted and lex.language != wanted) or lex.signal in names:
+                continue
+            signal = shouted(lex, text)
+            if signal is not None:
+                names.add(lex.signal)
+                language = wanted or (found[0].language if found else UNDETERMINED)
+                found.append(replace(signal, language=language))
+        return found
+
     def _scan(
         self, text: str | None, language: str | None, cancelled: list[Cancelled] | None
     ) -> tuple[Signal, ...]:
@@ -606,7 +660,7 @@ class Detector:
         base = self._may_match(self._prefilters, norm)
         variants = self._messages(norm, wanted)
         if not base and not any(variants.values()):
-            return ()
+            return tuple(self._shout(text, wanted, []))
         plain: dict[str, _Message] = {}
         found = []
         for lex in self.lexicon.files:
@@ -627,6 +681,7 @@ class Detector:
             signal = scan_file(lex, message, cancelled)
             if signal is not None:
                 found.append(signal)
+        found = self._shout(text, wanted, found)
         return tuple(sorted(found, key=lambda s: (s.start, s.name, s.language)))
 
     def detect(self, text: str | None, language: str | None = None) -> tuple[Signal, ...]:

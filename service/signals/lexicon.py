@@ -60,6 +60,17 @@ class LexiconFile:
     infinitive_not: tuple[Regex, ...] = ()  # ...unless the clause starts with one of these
     # The whole words of the phrases (not those marked exact), which one edit may reach.
     words: frozenset[str] = frozenset()
+    shouting: Shouting | None = None
+
+
+@dataclass(frozen=True)
+class Shouting:
+    """Non-lexical cues of a file (anger): mostly capitals, or a run of exclamation marks."""
+
+    line: int
+    capitals: float | None  # share of cased letters in capitals, at least
+    min_letters: int  # cased letters the message needs before capitals count
+    exclamations: int | None  # a run of at least this many ! (or ！)
 
 
 SCOPES = ("clause", "sentence")

@@ -184,10 +184,10 @@ class CueFileSchema(StrictSchema):
     )
 
 
-def _words_map(**kwargs: Any) -> fields.Dict:
+def _words_map(shortest: int = 1, **kwargs: Any) -> fields.Dict:
     return fields.Dict(
         keys=string(validate=validate.Length(1, 40)),
-        values=string(validate=validate.Length(1, 80)),
+        values=string(validate=validate.Length(shortest, 80)),
         load_default=dict,
         **kwargs,
     )
@@ -199,5 +199,6 @@ class SpellingFileSchema(StrictSchema):
     language = string(required=True, validate=LANGUAGE)
     respell = _words_map()  # chat spellings: "ur: your"; "manger*: manager"
     borrowings = _words_map()  # English words natives use: "manager*: kierownik"
-    transliterate = _words_map()  # Latin letters -> this script, e.g. "shch: щ"
+    # Latin letters -> this script, e.g. "shch: щ"; "" leaves a letter out (Arabizi vowels)
+    transliterate = _words_map(shortest=0)
     fuzzy = boolean(load_default=False)

@@ -31,6 +31,7 @@ from service.signals.normalize import (
     Normalized,
     Token,
     canonical,
+    is_cjk,
     normalize,
     strip_diacritics,
 )
@@ -452,7 +453,7 @@ class _Speller:
                         break
             if hit is not None:
                 note = "chat spelling" if kind == "respell" else "borrowed word"
-                return hit[0], f"{text}→{' '.join(hit[0])} ({note})"
+                return hit[0], f"{text}→{_joined(hit[0])} ({note})"
         if spelling.transliterate and "transliterate" not in self.off and _latin(text):
             script = _transliterate(text, spelling.transliterate)
             if script != text:
@@ -529,19 +530,37 @@ def shouted(lex: LexiconFile, text: str) -> Signal | None:
     return None
 
 
+def _joined(words: tuple[str, ...]) -> str:
+    """Write words as text: Chinese characters without spaces between them."""
+    return "".join(
+        ("" if i == 0 or (is_cjk(w[0]) and is_cjk(words[i - 1][-1])) else " ") + w
+        for i, w in enumerate(words)
+    )
+
+
 def _latin(text: str) -> bool:
     return text.isascii() and any(ch.isalpha() for ch in text)
 
 
 def _transliterate(text: str, table: tuple[tuple[str, str], ...]) -> str:
-    """Rewrite Latin letters (and Arabizi digits) longest sequence first, left to right."""
+    """Rewrite Latin letters (and Arabizi digits) longest sequence first, left to right.
+
+    A source written ``^x`` applies only at the start of the word, ``x$`` only
+    at its end (Arabizi writes a long vowel there, and leaves short ones out).
+    """
     out: list[str] = []
     i = 0
     while i < len(text):
         for source, target in table:
-            if text.startswith(source, i):
+            key = source.lstrip("^").rstrip("$")
+            if (
+                key
+                and text.startswith(key, i)
+                and (not source.startswith("^") or i == 0)
+                and (not source.endswith("$") or i + len(key) == len(text))
+            ):
                 out.append(target)
-                i += len(source)
+                i += len(key)
                 break
         else:
             out.append(text[i])
@@ -614,7 +633,10 @@ class Detector:
         )
 
     def _messages(self, norm: Normalized, wanted: str | None) -> dict[str, _Message | None]:
-        """Return, per language with its own spelling, the message it reads (None: nothing)."""
+        """Return, per language with its own spelling, its reading of the message.
+
+        None where that reading cannot match any of the language's phrases.
+        """
         out: dict[str, _Message | None] = {}
         for language, (speller, filters) in self._spellers.items():
             if wanted and language != wanted:
@@ -666,19 +688,19 @@ class Detector:
         for lex in self.lexicon.files:
             if wanted and lex.language != wanted:
                 continue
-            if lex.language in variants:
-                message = variants[lex.language]
-                if message is None:
-                    continue
-            elif not base:
-                continue
-            else:
+            signal = None
+            if base:
                 message = plain.get(lex.language)
                 if message is None:
                     message = plain[lex.language] = _Message(
                         norm, self._cue_sets.get(lex.language, ()), {}, "infinitive" not in self.off
                     )
-            signal = scan_file(lex, message, cancelled)
+                signal = scan_file(lex, message, cancelled)
+            # The language's own reading of the message (respelled, transliterated) is a
+            # second chance: it never hides what the message says as written.
+            variant = variants.get(lex.language)
+            if signal is None and variant is not None:
+                signal = scan_file(lex, variant, cancelled)
             if signal is not None:
                 found.append(signal)
         found = self._shout(text, wanted, found)
@@ -694,4 +716,5 @@ class Detector:
         """Return the signals and every candidate cancelled on the way, with what cancelled it."""
         cancelled: list[Cancelled] = []
         signals = self._scan(text, language, cancelled)
-        return signals, tuple(cancelled)
+        # A language's own reading may find a candidate the text as written had already.
+        return signals, tuple(dict.fromkeys(cancelled))

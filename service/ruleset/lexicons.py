@@ -110,9 +110,12 @@ def load_file(path: str, located: Located) -> tuple[LexiconFile | None, list[Iss
         and isinstance(item.get("pattern"), str)
     }
     words: set[str] = set()
+    keys: set[tuple[str, bool, bool]] = set()
     for pattern, _, _ in phrases:
+        items = patterns.parse(pattern, bare, lists)
+        keys |= {(w.text, w.prefix, w.suffix) for w in patterns.all_words(items)}
         if pattern not in exact:
-            words |= patterns.literal_words(patterns.parse(pattern, bare, lists))
+            words |= patterns.literal_words(items)
 
     if issues:
         return None, issues
@@ -132,6 +135,7 @@ def load_file(path: str, located: Located) -> tuple[LexiconFile | None, list[Iss
             infinitive=tuple(patterns.build_one(r) for _, _, r in cues["infinitive"]),
             infinitive_not=tuple(patterns.build_one(r) for _, _, r in cues["infinitive_not"]),
             words=frozenset(words),
+            keys=frozenset(keys),
             shouting=(
                 Shouting(line_of(lines, ("shouting",)), **data["shouting"])
                 if data["shouting"]

@@ -17,9 +17,14 @@ a lexicon word corrected.  Every rewrite inside a match shows in its evidence.
 
 from __future__ import annotations
 
+import functools
+import itertools
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
+from typing import Any
+
+import re2
 
 from service.signals import patterns
 from service.signals.lexicon import Cue, CueSet, Lexicon, LexiconFile, Spelling
@@ -35,7 +40,7 @@ from service.signals.normalize import (
     normalize,
     strip_diacritics,
 )
-from service.signals.patterns import PatternError, Regex
+from service.signals.patterns import MIN_STEM, PatternError, Regex
 
 # What a detector may leave out, for measuring what each mechanism costs and finds.
 MECHANISMS = ("cues", "infinitive", "respell", "transliterate", "fuzzy", "borrowings")
@@ -199,16 +204,9 @@ def _negated(lex: LexiconFile, norm: Normalized, cues: _Cues, first: int, last: 
 
 def _units(norm: Normalized) -> tuple[list[int], list[int]]:
     """Number each token's clause and sentence, so "same clause" is one comparison."""
-    clause, sentence = [], []
-    c = s = 0
-    for token in norm.tokens:
-        if token.text == HARD:
-            s += 1
-            c += 1
-        elif token.text == SOFT:
-            c += 1
-        clause.append(c)
-        sentence.append(s)
+    texts = [token.text for token in norm.tokens]
+    sentence = list(itertools.accumulate((int(text == HARD) for text in texts), initial=0))[1:]
+    clause = list(itertools.accumulate((int(text in BOUNDARIES) for text in texts), initial=0))[1:]
     return clause, sentence
 
 
@@ -358,6 +356,10 @@ def scan_file(
         edits = tuple(
             dict.fromkeys(message.edits[i] for i in range(first, last + 1) if i in message.edits)
         )
+        if message.edits and not edits:
+            # A language's own reading adds only matches its rewrites made; the rest the
+            # text as written has already had judged (its cues may have been rewritten).
+            continue
         return Signal(
             name=lex.signal,
             language=lex.language,
@@ -375,7 +377,12 @@ def scan_file(
 # memory budget, so a growing lexicon gets more programs, never none.
 PREFILTER_CHUNK = 400
 FUZZY_MIN = 6  # letters a word needs before one edit may correct it
+TRIGGER = 3  # letters a rewritten word needs to make a language's reading worth scanning
 _WORD_CACHE = 65536
+
+
+_bare = functools.lru_cache(maxsize=_WORD_CACHE)(strip_diacritics)
+_UNKNOWN = object()
 
 
 def _deletions(word: str) -> Iterator[str]:
@@ -406,16 +413,56 @@ class _Speller:
     vocabulary: dict[str, str]  # diacritic-free lexicon word -> the word
     deleted: dict[str, list[str]]  # a vocabulary word with one letter deleted -> such words
     off: frozenset[str]
-    cache: dict[tuple[str, str], tuple[tuple[str, ...], str] | None] = field(default_factory=dict)
+    whole: frozenset[str]  # phrase words, diacritic-free
+    starts: frozenset[str]  # stems a phrase word begins with (kierowni*)
+    ends: frozenset[str]  # stems a phrase word ends with (*anwalt)
+    inside: tuple[str, ...]  # stems a phrase word contains (*anwalt*)
+    cache: dict[str, object] = field(default_factory=dict)
+    useful: dict[str, bool] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, spelling: Spelling, words: set[str], off: frozenset[str]) -> _Speller:
+    def build(
+        cls,
+        spelling: Spelling,
+        words: set[str],
+        keys: set[tuple[str, bool, bool]],
+        off: frozenset[str],
+    ) -> _Speller:
         vocabulary = {strip_diacritics(w): w for w in sorted(words) if len(w) >= FUZZY_MIN}
         deleted: dict[str, list[str]] = {}
         for bare in vocabulary:
             for variant in _deletions(bare):
                 deleted.setdefault(variant, []).append(bare)
-        return cls(spelling, vocabulary, deleted, off)
+        # Words shorter than TRIGGER letters ("и", "в", "на") make no reading worth scanning.
+        keys = {
+            (strip_diacritics(t), p, s) for t, p, s in keys if len(t) >= TRIGGER or is_cjk(t[0])
+        }
+        return cls(
+            spelling,
+            vocabulary,
+            deleted,
+            off,
+            whole=frozenset(t for t, p, s in keys if not p and not s),
+            starts=frozenset(t for t, p, s in keys if s and not p),
+            ends=frozenset(t for t, p, s in keys if p and not s),
+            inside=tuple(sorted(t for t, p, s in keys if p and s)),
+        )
+
+    def matters(self, word: str) -> bool:
+        """Tell whether a rewritten word is one some phrase of the language may match."""
+        found = self.useful.get(word)
+        if found is None:
+            bare = strip_diacritics(word)
+            found = (
+                bare in self.whole
+                or any(bare[:n] in self.starts for n in range(MIN_STEM, len(bare) + 1))
+                or any(bare[-n:] in self.ends for n in range(MIN_STEM, len(bare) + 1))
+                or any(stem in bare for stem in self.inside)
+            )
+            if len(self.useful) > _WORD_CACHE:
+                self.useful.clear()
+            self.useful[word] = found
+        return found
 
     def _fix(self, bare: str) -> str | None:
         if bare in self.vocabulary or len(bare) < FUZZY_MIN or not bare.isalpha():
@@ -429,16 +476,21 @@ class _Speller:
         found = sorted(w for w in candidates if one_edit(bare, w))
         return self.vocabulary[found[0]] if len(found) == 1 else None
 
-    def rewrite(self, text: str, bare: str) -> tuple[tuple[str, ...], str] | None:
-        """Return the words a token stands for in this language and a note, or None."""
-        key = (text, bare)
-        if key in self.cache:
-            return self.cache[key]
-        found = self._rewrite(text, bare)
-        if len(self.cache) > _WORD_CACHE:
-            self.cache.clear()
-        self.cache[key] = found
-        return found
+    def rewrite(self, text: str) -> tuple[tuple[str, ...], str, bool] | None:
+        """Return the words a token stands for in this language, a note, and whether it matters.
+
+        It matters when some phrase of the language may match one of the words.
+        """
+        found = self.cache.get(text, _UNKNOWN)
+        if found is _UNKNOWN:
+            rewritten = None if text in BOUNDARIES else self._rewrite(text, _bare(text))
+            found = (
+                None if rewritten is None else (*rewritten, any(map(self.matters, rewritten[0])))
+            )
+            if len(self.cache) > _WORD_CACHE:
+                self.cache.clear()
+            self.cache[text] = found
+        return found  # type: ignore[return-value]
 
     def _rewrite(self, text: str, bare: str) -> tuple[tuple[str, ...], str] | None:
         spelling = self.spelling
@@ -457,34 +509,31 @@ class _Speller:
         if spelling.transliterate and "transliterate" not in self.off and _latin(text):
             script = _transliterate(text, spelling.transliterate)
             if script != text:
-                fixed = (
-                    self._fix(strip_diacritics(script))
-                    if "fuzzy" not in self.off and spelling.fuzzy
-                    else None
-                )
-                return (fixed or script,), f"{text}→{fixed or script} (transliterated)"
+                return (script,), f"{text}→{script} (transliterated)"
         if spelling.fuzzy and "fuzzy" not in self.off:
             fixed = self._fix(bare)
             if fixed is not None:
                 return (fixed,), f"{text}→{fixed} (one edit)"
         return None
 
-    def variant(self, norm: Normalized) -> tuple[Normalized, dict[int, str]] | None:
+    def variant(
+        self, norm: Normalized, texts: list[str]
+    ) -> tuple[Normalized, dict[int, str]] | None:
         """Return the message as this language reads it, or None when nothing changes."""
+        rewrites = list(map(self.rewrite, texts))
+        # Only a rewritten word a phrase may match can make this reading find more than
+        # the text as written: most Latin messages transliterate to nothing of use.
+        if not any(r[2] for r in rewrites if r is not None):
+            return None
         tokens: list[Token] = []
         edits: dict[int, str] = {}
-        changed = False
-        for token in norm.tokens:
-            found = None if token.text in BOUNDARIES else self.rewrite(token.text, token.bare)
+        for token, found in zip(norm.tokens, rewrites, strict=True):
             if found is None:
                 tokens.append(token)
                 continue
-            changed = True
             for word in found[0]:
                 edits[len(tokens)] = found[1]
-                tokens.append(Token(word, strip_diacritics(word), token.start, token.end))
-        if not changed:
-            return None
+                tokens.append(Token(word, _bare(word), token.start, token.end))
         return (
             Normalized(
                 original=norm.original,
@@ -505,24 +554,19 @@ def shouted(lex: LexiconFile, text: str) -> Signal | None:
     if shouting is None:
         return None
     source = f"{lex.path}:{shouting.line}"
-    if shouting.exclamations is not None:
+    if shouting.exclamations is not None and (
+        "!" * shouting.exclamations in text or "\uff01" * shouting.exclamations in text
+    ):
         run = re.search(f"[!\uff01]{{{shouting.exclamations},}}", text)
         if run is not None:
             entry = f"shouting: {shouting.exclamations} or more exclamation marks"
             return Signal(lex.signal, lex.language, run.group(), entry, source, *run.span())
-    if shouting.capitals is not None:
-        upper = lower = 0
-        first = last = -1
-        for index, ch in enumerate(text):
-            if ch.isupper():
-                upper += 1
-                last = index
-                if first < 0:
-                    first = index
-            elif ch.islower():
-                lower += 1
-        letters = upper + lower
+    if shouting.capitals is not None and len(text) >= shouting.min_letters:
+        upper = sum(map(str.isupper, text))
+        letters = upper + sum(map(str.islower, text))
         if letters >= shouting.min_letters and upper >= shouting.capitals * letters:
+            first = next(i for i, ch in enumerate(text) if ch.isupper())
+            last = len(text) - 1 - next(i for i, ch in enumerate(reversed(text)) if ch.isupper())
             entry = f"shouting: {round(shouting.capitals * 100)}% or more capitals"
             return Signal(
                 lex.signal, lex.language, text[first : last + 1], entry, source, first, last + 1
@@ -568,37 +612,102 @@ def _transliterate(text: str, table: tuple[tuple[str, str], ...]) -> str:
     return "".join(out)
 
 
+class _FileSets:
+    """Which lexicon files can match a message, in one pass per RE2 set of phrases.
+
+    RE2 sets run on the DFA, whose memory is bounded: should a long text
+    exhaust it, a set may report too few matches.  A long text with no file
+    reported is therefore checked with the combined phrases (which fall back
+    to the NFA) and, if anything matches, every file is scanned.
+    """
+
+    def __init__(self, files: tuple[LexiconFile, ...], indices: list[int]) -> None:
+        self.sets: list[tuple[Any, bool, list[int]]] = []
+        self.everything = list(indices)
+        for bare in (False, True):
+            entries = [
+                (i, e.source) for i in indices if files[i].bare == bare for e in files[i].phrases
+            ]
+            self._add(entries, bare)
+        self.fallback = Detector.filters(tuple(files[i] for i in indices))
+
+    def _add(self, entries: list[tuple[int, str]], bare: bool) -> None:
+        for start in range(0, len(entries), PREFILTER_CHUNK):
+            chunk = entries[start : start + PREFILTER_CHUNK]
+            compiled = re2.Set.SearchSet(patterns.options())
+            try:
+                for _, source in chunk:
+                    if compiled.Add(source) < 0:
+                        raise re2.error(f"cannot add {source!r}")
+                compiled.Compile()
+            except (re2.error, RuntimeError, ValueError):
+                if len(chunk) == 1:
+                    raise
+                half = len(chunk) // 2
+                self._add(chunk[:half], bare)
+                self._add(chunk[half:], bare)
+                continue
+            self.sets.append((compiled, bare, [i for i, _ in chunk]))
+
+    def matching(self, norm: Normalized) -> set[int]:
+        """Return the indices of the files some phrase of which matches the message."""
+        found: set[int] = set()
+        for compiled, bare, owners in self.sets:
+            data = (norm.bare if bare else norm.exact).data
+            found.update(owners[i] for i in compiled.Match(data) or ())
+        if (
+            not found
+            and len(norm.exact.data) > LONG_TEXT
+            and Detector.may_match(self.fallback, norm)
+        ):
+            return set(self.everything)
+        return found
+
+
+LONG_TEXT = 4096  # bytes of canonical text past which a set's silence is double-checked
+
+
 class Detector:
     """Detect signals with one compiled lexicon.
 
-    Most messages carry no signal.  A few expressions made of every phrase of
-    every file (for files matched with diacritics, and for files matched
-    without) tell in one pass each whether any file can match at all; only
-    then is each file scanned with its negations, exclusions and cue sets.
-    ``off`` leaves mechanisms out (see MECHANISMS), for the benchmark.
+    Most messages carry no signal.  RE2 sets made of every phrase of every
+    file (for files matched with diacritics, and for files matched without)
+    tell in one pass each which files can match at all; only those are then
+    scanned with their negations, exclusions and cue sets.  ``off`` leaves
+    mechanisms out (see MECHANISMS), for the benchmark.
     """
 
     def __init__(self, lexicon: Lexicon, off: frozenset[str] = frozenset()) -> None:
         self.lexicon = lexicon
         self.off = off
-        self._prefilters = self._filters(lexicon.files)
-        self._shouting = [f for f in lexicon.files if f.shouting is not None]
+        files = lexicon.files
+        self._sets = _FileSets(files, list(range(len(files))))
+        self._shouting: dict[str, list[LexiconFile]] = {}
+        once: dict[tuple[str, object], LexiconFile] = {}
+        for lex in files:
+            if lex.shouting is not None:
+                self._shouting.setdefault(lex.language, []).append(lex)
+                # The same cues in another language's file need no second look.
+                once.setdefault((lex.signal, lex.shouting), lex)
+        self._shouting_once = list(once.values())
         self._cue_sets: dict[str, tuple[CueSet, ...]] = {}
         if "cues" not in off:
             for cue_set in lexicon.cue_sets:
                 self._cue_sets.setdefault(cue_set.language, ())
                 self._cue_sets[cue_set.language] += (cue_set,)
-        self._spellers: dict[str, tuple[_Speller, list[tuple[Regex, bool]]]] = {}
+        self._spellers: dict[str, tuple[_Speller, _FileSets]] = {}
         for spelling in lexicon.spellings:
-            own = [f for f in lexicon.files if f.language == spelling.language]
-            words = {w for f in own for w in f.words}
+            own = [i for i, f in enumerate(files) if f.language == spelling.language]
+            words = {w for i in own for w in files[i].words}
+            keys = {k for i in own for k in files[i].keys}
             self._spellers[spelling.language] = (
-                _Speller.build(spelling, words, off),
-                self._filters(tuple(own)),
+                _Speller.build(spelling, words, keys, off),
+                _FileSets(files, own),
             )
 
     @classmethod
-    def _filters(cls, files: tuple[LexiconFile, ...]) -> list[tuple[Regex, bool]]:
+    def filters(cls, files: tuple[LexiconFile, ...]) -> list[tuple[Regex, bool]]:
+        """Compile the phrases of some files into as few programs as RE2 accepts."""
         return [
             (regex, bare)
             for bare in (False, True)
@@ -626,32 +735,35 @@ class Detector:
         return programs
 
     @staticmethod
-    def _may_match(filters: list[tuple[Regex, bool]], norm: Normalized) -> bool:
+    def may_match(filters: list[tuple[Regex, bool]], norm: Normalized) -> bool:
+        """Tell whether any of the combined phrases matches the message."""
         return any(
             regex.search((norm.bare if bare else norm.exact).data) is not None
             for regex, bare in filters
         )
 
-    def _messages(self, norm: Normalized, wanted: str | None) -> dict[str, _Message | None]:
+    def _messages(
+        self, norm: Normalized, wanted: str | None
+    ) -> dict[str, tuple[_Message, set[int]]]:
         """Return, per language with its own spelling, its reading of the message.
 
-        None where that reading cannot match any of the language's phrases.
+        Only readings some phrase of the language matches, with those files.
         """
-        out: dict[str, _Message | None] = {}
-        for language, (speller, filters) in self._spellers.items():
+        out: dict[str, tuple[_Message, set[int]]] = {}
+        texts = [token.text for token in norm.tokens]
+        for language, (speller, sets) in self._spellers.items():
             if wanted and language != wanted:
                 continue
-            found = speller.variant(norm)
+            found = speller.variant(norm, texts)
             if found is None:
                 continue
             variant, edits = found
-            out[language] = (
-                _Message(
+            files = sets.matching(variant)
+            if files:
+                message = _Message(
                     variant, self._cue_sets.get(language, ()), edits, "infinitive" not in self.off
                 )
-                if self._may_match(filters, variant)
-                else None
-            )
+                out[language] = (message, files)
         return out
 
     def _shout(self, text: str, wanted: str | None, found: list[Signal]) -> list[Signal]:
@@ -662,8 +774,8 @@ class Detector:
         of the hint or of the other signals found (else "und").
         """
         names = {s.name for s in found}
-        for lex in self._shouting:
-            if (wanted and lex.language != wanted) or lex.signal in names:
+        for lex in self._shouting.get(wanted, ()) if wanted else self._shouting_once:
+            if lex.signal in names:
                 continue
             signal = shouted(lex, text)
             if signal is not None:
@@ -679,17 +791,17 @@ class Detector:
             return ()
         wanted = language.split("-")[0].lower() if language else None
         norm = normalize(text)
-        base = self._may_match(self._prefilters, norm)
+        base = self._sets.matching(norm)
         variants = self._messages(norm, wanted)
-        if not base and not any(variants.values()):
+        if not base and not variants:
             return tuple(self._shout(text, wanted, []))
         plain: dict[str, _Message] = {}
         found = []
-        for lex in self.lexicon.files:
+        for index, lex in enumerate(self.lexicon.files):
             if wanted and lex.language != wanted:
                 continue
             signal = None
-            if base:
+            if index in base:
                 message = plain.get(lex.language)
                 if message is None:
                     message = plain[lex.language] = _Message(
@@ -699,8 +811,8 @@ class Detector:
             # The language's own reading of the message (respelled, transliterated) is a
             # second chance: it never hides what the message says as written.
             variant = variants.get(lex.language)
-            if signal is None and variant is not None:
-                signal = scan_file(lex, variant, cancelled)
+            if signal is None and variant is not None and index in variant[1]:
+                signal = scan_file(lex, variant[0], cancelled)
             if signal is not None:
                 found.append(signal)
         found = self._shout(text, wanted, found)

@@ -60,6 +60,9 @@ class LexiconFile:
     infinitive_not: tuple[Regex, ...] = ()  # ...unless the clause starts with one of these
     # The whole words of the phrases (not those marked exact), which one edit may reach.
     words: frozenset[str] = frozenset()
+    # Every phrase word as (text, may start earlier, may continue): what a respelled word
+    # must be for a language's reading of a message to be worth scanning.
+    keys: frozenset[tuple[str, bool, bool]] = frozenset()
     shouting: Shouting | None = None
 
 

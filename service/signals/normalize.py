@@ -22,6 +22,7 @@ to a span of the original message.
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -182,17 +183,16 @@ def tokenize(text: str) -> list[tuple[str, int, int]]:
 
 def canonical(words: list[str]) -> Canonical:
     """Return the canonical string of folded words."""
-    parts: list[bytes] = []
-    starts: dict[int, int] = {}
-    ends: dict[int, int] = {}
-    offsets = [0]
-    for index, word in enumerate(words):
-        unit = f" {word} ".encode()
-        starts[offsets[-1]] = index
-        offsets.append(offsets[-1] + len(unit))
-        ends[offsets[-1]] = index
-        parts.append(unit)
-    return Canonical(b"".join(parts), starts, ends, tuple(offsets))
+    # Built with map, zip and accumulate rather than a loop: long messages
+    # (and a language's own reading of them) are rebuilt once per language.
+    units = [f" {word} ".encode() for word in words]
+    offsets = tuple(itertools.accumulate(map(len, units), initial=0))
+    return Canonical(
+        b"".join(units),
+        dict(zip(offsets[:-1], range(len(units)), strict=True)),
+        dict(zip(offsets[1:], range(len(units)), strict=True)),
+        offsets,
+    )
 
 
 @functools.lru_cache(maxsize=65536)

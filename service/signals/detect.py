@@ -302,11 +302,18 @@ class _Message:
 
 
 def scan_file(
-    lex: LexiconFile, message: _Message | Normalized, cancelled: list[Cancelled] | None = None
+    lex: LexiconFile,
+    message: _Message | Normalized,
+    cancelled: list[Cancelled] | None = None,
+    claimed: set[int] | None = None,
 ) -> Signal | None:
     """Return the first accepted match of one lexicon file in a message.
 
-    With ``cancelled``, every candidate dropped before it is added there.
+    With ``cancelled``, every candidate dropped before it is added there.  In a
+    language's own reading of the message, ``claimed`` holds the spans where
+    the text as written had candidates (their characters): those are not read
+    again (a Polish "kurwa" cancelled as self-directed is no Bulgarian
+    "курва"); as written, each candidate's characters are added to it.
     """
     if isinstance(message, Normalized):
         message = _Message(message, (), {})
@@ -334,10 +341,23 @@ def scan_file(
         elif (hit := message.cancelling_set(lex.signal, first, last)) is not None:
             why = (f"cue set {hit[0].name}", f"{hit[0].path}:{hit[1].line}")
         matched = match.group()
+        start, end = norm.span(first, last)
+        edits = tuple(
+            dict.fromkeys(message.edits[i] for i in range(first, last + 1) if i in message.edits)
+        )
+        if message.edits and not edits:
+            # A language's own reading adds only matches its rewrites made; the rest the
+            # text as written has already had judged (its cues may have been rewritten).
+            continue
+        if claimed is not None:
+            if message.edits:
+                if any(i in claimed for i in range(start, end)):
+                    continue
+            else:
+                claimed.update(range(start, end))
         if why is not None and cancelled is None:
             continue
         entry = next((e for e in lex.phrases if e.regex.fullmatch(matched)), lex.phrases[0])
-        start, end = norm.span(first, last)
         if why is not None and cancelled is not None:
             cancelled.append(
                 Cancelled(
@@ -352,13 +372,6 @@ def scan_file(
                     why[1],
                 )
             )
-            continue
-        edits = tuple(
-            dict.fromkeys(message.edits[i] for i in range(first, last + 1) if i in message.edits)
-        )
-        if message.edits and not edits:
-            # A language's own reading adds only matches its rewrites made; the rest the
-            # text as written has already had judged (its cues may have been rewritten).
             continue
         return Signal(
             name=lex.signal,
@@ -390,13 +403,22 @@ def _deletions(word: str) -> Iterator[str]:
         yield word[:i] + word[i + 1 :]
 
 
+KEPT_ENDING = 2  # last letters an edit never touches: inflections differ there, typos rarely
+
+
 def one_edit(a: str, b: str) -> bool:
-    """Tell whether ``a`` becomes ``b`` by one insertion, deletion, substitution or swap."""
+    """Tell whether ``a`` becomes ``b`` by one insertion, deletion, substitution or swap.
+
+    The edit must fall before the last KEPT_ENDING letters: "manger" is a
+    typo of "manager", but "managed" and "говорих" are other words.
+    """
     if a == b or abs(len(a) - len(b)) > 1:
         return False
     i = 0
     while i < min(len(a), len(b)) and a[i] == b[i]:
         i += 1
+    if i >= min(len(a), len(b)) - KEPT_ENDING:
+        return False
     if len(a) == len(b):
         return a[i + 1 :] == b[i + 1 :] or (
             a[i + 2 :] == b[i + 2 :] and a[i : i + 2] == b[i : i + 2][::-1]
@@ -796,27 +818,30 @@ class Detector:
         if not base and not variants:
             return tuple(self._shout(text, wanted, []))
         plain: dict[str, _Message] = {}
-        found = []
-        for index, lex in enumerate(self.lexicon.files):
+        found: dict[int, Signal] = {}
+        claimed: set[int] = set()  # characters where the text as written had candidates
+        files = self.lexicon.files
+        for index in sorted(base):
+            lex = files[index]
             if wanted and lex.language != wanted:
                 continue
-            signal = None
-            if index in base:
-                message = plain.get(lex.language)
-                if message is None:
-                    message = plain[lex.language] = _Message(
-                        norm, self._cue_sets.get(lex.language, ()), {}, "infinitive" not in self.off
-                    )
-                signal = scan_file(lex, message, cancelled)
-            # The language's own reading of the message (respelled, transliterated) is a
-            # second chance: it never hides what the message says as written.
-            variant = variants.get(lex.language)
-            if signal is None and variant is not None and index in variant[1]:
-                signal = scan_file(lex, variant[0], cancelled)
+            message = plain.get(lex.language)
+            if message is None:
+                message = plain[lex.language] = _Message(
+                    norm, self._cue_sets.get(lex.language, ()), {}, "infinitive" not in self.off
+                )
+            signal = scan_file(lex, message, cancelled, claimed)
             if signal is not None:
-                found.append(signal)
-        found = self._shout(text, wanted, found)
-        return tuple(sorted(found, key=lambda s: (s.start, s.name, s.language)))
+                found[index] = signal
+        # A language's own reading of the message (respelled, transliterated) is a second
+        # chance, after every file has read the text as written, and never hides it.
+        for variant, indices in variants.values():
+            for index in sorted(indices - found.keys()):
+                signal = scan_file(files[index], variant, cancelled, claimed)
+                if signal is not None:
+                    found[index] = signal
+        signals = self._shout(text, wanted, list(found.values()))
+        return tuple(sorted(signals, key=lambda s: (s.start, s.name, s.language)))
 
     def detect(self, text: str | None, language: str | None = None) -> tuple[Signal, ...]:
         """Return the signals in ``text``; ``language`` narrows the lexicons searched."""

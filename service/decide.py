@@ -27,7 +27,7 @@ from service.engine.facts import FactValue
 from service.engine.merge import EscalationOut, Match, merge, outcome_of
 from service.engine.model import Defaults, Rule
 from service.policy import Policy
-from service.signals.detect import Signal
+from service.signals.detect import Cancelled, Signal
 
 
 @dataclass(frozen=True)
@@ -68,6 +68,7 @@ class Decision:
     suppressed: tuple[Suppressed, ...] = ()
     duplicate: bool = False
     not_matched: tuple[Miss, ...] = ()  # filled only when evaluate() is asked to explain misses
+    cancelled: tuple[Cancelled, ...] = ()  # likewise: candidate signals cancelled, and by what
     # "event" for a caller's event; "timer" with the timer's id, state, due_at, started_by.
     trigger: str = "event"
     timer: Mapping[str, str] | None = None
@@ -166,7 +167,11 @@ def evaluate(
     """Decide on ``event`` given the state before it; with ``explain_misses``, say why not."""
     started = time.perf_counter()
     now = now or datetime.now(UTC)
-    signals = policy.detector.detect(event.text, event.language)
+    cancelled: tuple[Cancelled, ...] = ()
+    if explain_misses:
+        signals, cancelled = policy.detector.explain(event.text, event.language)
+    else:
+        signals = policy.detector.detect(event.text, event.language)
     after = apply_event(snapshot, event, [s.name for s in signals])
     facts = facts_of(after, event, signals, policy.ruleset.defaults)
     matched_ids = policy.engine.match(facts)
@@ -227,7 +232,9 @@ def evaluate(
         suppressed=suppressed,
     )
     if explain_misses:
-        decision = replace(decision, not_matched=misses(policy, facts, matched_ids))
+        decision = replace(
+            decision, not_matched=misses(policy, facts, matched_ids), cancelled=cancelled
+        )
     return Evaluation(decision=decision, after=after, facts=facts)
 
 

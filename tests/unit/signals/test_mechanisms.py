@@ -18,7 +18,8 @@ def build(files: dict[str, str], off: frozenset[str] = frozenset()) -> Detector:
     spellings: list[Spelling] = []
     for path, text in files.items():
         located, issues = parse(textwrap.dedent(text), path)
-        assert located is not None and not issues
+        assert located is not None
+        assert not issues
         if path.endswith("cues.yaml"):
             sets, problems = load_cues(path, located)
             assert sets is not None, problems

@@ -377,7 +377,7 @@ def decision_to_json(decision: DecisionLike) -> dict[str, Any]:
                 "entry": s.entry,
                 "source": s.source,
                 "span": [s.start, s.end],
-                **({"edits": list(s.edits)} if s.edits else {}),
+                "edits": list(s.edits),
             }
             for s in decision.signals
         ],

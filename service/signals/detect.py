@@ -20,7 +20,7 @@ from __future__ import annotations
 import functools
 import itertools
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -223,12 +223,18 @@ class _SetIndex:
 
     @classmethod
     def find(
-        cls, cue_set: CueSet, norm: Normalized, units: tuple[list[int], list[int]]
+        cls,
+        cue_set: CueSet,
+        norm: Normalized,
+        units: tuple[list[int], list[int]],
+        present: Iterable[int] | None = None,
     ) -> _SetIndex:
+        """Index the cues of a set; ``present``: the cues known to occur (None: look for all)."""
         unit = units[0] if cue_set.scope == "clause" else units[1]
         index = cls(cue_set, unit)
         canon = norm.bare if cue_set.bare else norm.exact
-        for cue in cue_set.cues:
+        cues = cue_set.cues if present is None else [cue_set.cues[i] for i in sorted(present)]
+        for cue in cues:
             for first, last in _spans((cue.regex,), canon):
                 first, last = _trim(norm, first, last)
                 key = unit[last]
@@ -276,6 +282,39 @@ def _trim(norm: Normalized, first: int, last: int) -> tuple[int, int]:
     return first, last
 
 
+class _CueFinder:
+    """The cues of one language's cue sets in RE2 sets: which occur in a message, in one pass."""
+
+    def __init__(self, cue_sets: tuple[CueSet, ...]) -> None:
+        self.size = len(cue_sets)
+        self.sets: list[tuple[Any, bool, list[tuple[int, int]]]] = []
+        for bare in (False, True):
+            owners = [
+                (n, i)
+                for n, cue_set in enumerate(cue_sets)
+                if cue_set.bare == bare
+                for i in range(len(cue_set.cues))
+            ]
+            if not owners:
+                continue
+            compiled = re2.Set.SearchSet(patterns.options())
+            for n, i in owners:
+                compiled.Add(cue_sets[n].cues[i].regex.pattern)
+            compiled.Compile()
+            self.sets.append((compiled, bare, owners))
+
+    def present(self, norm: Normalized) -> list[set[int]] | None:
+        """Return, per cue set, the indices of its cues in the message (None: look for all)."""
+        found: list[set[int]] = [set() for _ in range(self.size)]
+        for compiled, bare, owners in self.sets:
+            for k in compiled.Match((norm.bare if bare else norm.exact).data) or ():
+                n, i = owners[k]
+                found[n].add(i)
+        if not any(found) and len(norm.exact.data) > LONG_TEXT:
+            return None  # a set's DFA may give up on a long text: look for every cue
+        return found
+
+
 @dataclass
 class _Message:
     """One message as one language's files read it, with its cue sets found on demand."""
@@ -284,6 +323,7 @@ class _Message:
     cue_sets: tuple[CueSet, ...]
     edits: Mapping[int, str]  # token index -> the rewrite that made it
     use_infinitive: bool = True
+    finder: _CueFinder | None = None  # which cues occur at all, in one pass
     _units: tuple[list[int], list[int]] | None = None
     _sets: list[_SetIndex] | None = None
 
@@ -292,7 +332,12 @@ class _Message:
             return None
         if self._sets is None:
             self._units = _units(self.norm)
-            self._sets = [_SetIndex.find(s, self.norm, self._units) for s in self.cue_sets]
+            present = self.finder.present(self.norm) if self.finder is not None else None
+            self._sets = [
+                _SetIndex.find(s, self.norm, self._units, None if present is None else present[n])
+                for n, s in enumerate(self.cue_sets)
+                if present is None or present[n]
+            ]
         for index in self._sets:
             if signal in index.cue_set.signals:
                 cue = index.cancels(first, last)
@@ -441,6 +486,27 @@ class _Speller:
     inside: tuple[str, ...]  # stems a phrase word contains (*anwalt*)
     cache: dict[str, object] = field(default_factory=dict)
     useful: dict[str, bool] = field(default_factory=dict)
+    stem_sizes: tuple[int, ...] = ()  # lengths of the "stem*" keys, longest first
+
+    def __post_init__(self) -> None:
+        tables = (*self.spelling.respell, *self.spelling.borrow)
+        self.stem_sizes = tuple(
+            sorted({len(k) - 1 for k in tables if k.endswith("*")}, reverse=True)
+        )
+
+    @property
+    def static(self) -> bool:
+        """Tell whether only the words of its tables change (no transliteration, no fuzzy)."""
+        return not (self.spelling.fuzzy and "fuzzy" not in self.off) and not (
+            self.spelling.transliterate and "transliterate" not in self.off
+        )
+
+    def table_keys(self) -> Iterator[str]:
+        """Yield the table keys this speller applies (``stem*`` keys as written)."""
+        if "respell" not in self.off:
+            yield from self.spelling.respell
+        if "borrowings" not in self.off:
+            yield from self.spelling.borrow
 
     @classmethod
     def build(
@@ -521,8 +587,8 @@ class _Speller:
                 continue
             hit = table.get(text)
             if hit is None:
-                for size in range(min(len(text), 24), 2, -1):
-                    hit = table.get(text[:size] + "*")
+                for size in self.stem_sizes:
+                    hit = table.get(text[:size] + "*") if size <= len(text) else None
                     if hit is not None:
                         break
             if hit is not None:
@@ -705,18 +771,20 @@ class Detector:
         files = lexicon.files
         self._sets = _FileSets(files, list(range(len(files))))
         self._shouting: dict[str, list[LexiconFile]] = {}
-        once: dict[tuple[str, object], LexiconFile] = {}
+        once: dict[tuple[object, ...], LexiconFile] = {}
         for lex in files:
-            if lex.shouting is not None:
+            if (shouting := lex.shouting) is not None:
                 self._shouting.setdefault(lex.language, []).append(lex)
                 # The same cues in another language's file need no second look.
-                once.setdefault((lex.signal, lex.shouting), lex)
+                spec = (lex.signal, shouting.capitals, shouting.min_letters, shouting.exclamations)
+                once.setdefault(spec, lex)
         self._shouting_once = list(once.values())
         self._cue_sets: dict[str, tuple[CueSet, ...]] = {}
         if "cues" not in off:
             for cue_set in lexicon.cue_sets:
                 self._cue_sets.setdefault(cue_set.language, ())
                 self._cue_sets[cue_set.language] += (cue_set,)
+        self._finders = {lang: _CueFinder(sets) for lang, sets in self._cue_sets.items()}
         self._spellers: dict[str, tuple[_Speller, _FileSets]] = {}
         for spelling in lexicon.spellings:
             own = [i for i, f in enumerate(files) if f.language == spelling.language]
@@ -726,6 +794,16 @@ class Detector:
                 _Speller.build(spelling, words, keys, off),
                 _FileSets(files, own),
             )
+        # One pass over a message's words tells which languages' tables touch it at all.
+        self._touched_by: dict[str, set[str]] = {}
+        for language, (speller, _) in self._spellers.items():
+            if speller.static:
+                for key in speller.table_keys():
+                    self._touched_by.setdefault(key, set()).add(language)
+        self._stem_sizes = sorted(
+            {len(k) - 1 for k in self._touched_by if k.endswith("*")}, reverse=True
+        )
+        self._dynamic = {lang for lang, (sp, _) in self._spellers.items() if not sp.static}
 
     @classmethod
     def filters(cls, files: tuple[LexiconFile, ...]) -> list[tuple[Regex, bool]]:
@@ -773,8 +851,16 @@ class Detector:
         """
         out: dict[str, tuple[_Message, set[int]]] = {}
         texts = [token.text for token in norm.tokens]
+        touched = set(self._dynamic)
+        index = self._touched_by
+        for text in texts:
+            if text in index:
+                touched |= index[text]
+            for size in self._stem_sizes:
+                if size <= len(text) and (key := text[:size] + "*") in index:
+                    touched |= index[key]
         for language, (speller, sets) in self._spellers.items():
-            if wanted and language != wanted:
+            if language not in touched or (wanted and language != wanted):
                 continue
             found = speller.variant(norm, texts)
             if found is None:
@@ -783,7 +869,11 @@ class Detector:
             files = sets.matching(variant)
             if files:
                 message = _Message(
-                    variant, self._cue_sets.get(language, ()), edits, "infinitive" not in self.off
+                    variant,
+                    self._cue_sets.get(language, ()),
+                    edits,
+                    "infinitive" not in self.off,
+                    self._finders.get(language),
                 )
                 out[language] = (message, files)
         return out
@@ -828,7 +918,11 @@ class Detector:
             message = plain.get(lex.language)
             if message is None:
                 message = plain[lex.language] = _Message(
-                    norm, self._cue_sets.get(lex.language, ()), {}, "infinitive" not in self.off
+                    norm,
+                    self._cue_sets.get(lex.language, ()),
+                    {},
+                    "infinitive" not in self.off,
+                    self._finders.get(lex.language),
                 )
             signal = scan_file(lex, message, cancelled, claimed)
             if signal is not None:

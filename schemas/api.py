@@ -538,10 +538,10 @@ class NotMatchedV1Schema(Schema):
     failed = fields.Nested(FailedConditionV1Schema)
 
 
-class SignalV1Schema(Schema):
-    """A text signal and the evidence for it."""
+class EvidenceV1Schema(Schema):
+    """A match of a lexicon phrase: signal, language, evidence, phrase, source and span."""
 
-    name = fields.String()
+    name = fields.String(metadata={"enum": list(catalog.SIGNALS)})
     language = fields.String()
     evidence = fields.Raw(
         metadata={
@@ -566,6 +566,29 @@ class SignalV1Schema(Schema):
     )
     source = fields.String(metadata={"description": "Lexicon file and line of the phrase."})
     span = fields.Function(lambda s: [s.start, s.end])
+
+
+class SignalV1Schema(EvidenceV1Schema):
+    """A text signal and the evidence for it."""
+
+    edits = fields.List(
+        fields.String(),
+        metadata={
+            "description": "Spelling rewrites inside the match, as 'manger→manager (one edit)' "
+            "(chat spelling, borrowed word, transliterated, one edit); empty when none."
+        },
+    )
+
+
+class CancelledSignalV1Schema(EvidenceV1Schema):
+    """A candidate signal that a negation, an exclusion or a cue set cancelled."""
+
+    by = fields.String(
+        metadata={"description": "negation, exclusion, or 'cue set NAME' (cues.yaml)."}
+    )
+    cue_source = fields.String(
+        metadata={"description": "Lexicon file and line of the cue that cancelled it."}
+    )
 
 
 class DecisionV1Schema(Schema):
@@ -606,6 +629,14 @@ class ExplainedDecisionV1Schema(DecisionV1Schema):
     not_matched = fields.List(
         fields.Nested(NotMatchedV1Schema),
         metadata={"description": "Only with explain=full: every rule that did not match."},
+    )
+    cancelled_signals = fields.List(
+        fields.Nested(CancelledSignalV1Schema),
+        attribute="cancelled",
+        metadata={
+            "description": "Only with explain=full: every candidate signal a negation, an "
+            "exclusion or a cue set cancelled, with the cue's file and line."
+        },
     )
 
 

@@ -28,7 +28,7 @@ from service.engine.merge import EscalationOut, Match, merge, outcome_of
 from service.engine.model import Defaults, Rule
 from service.masking import Readable
 from service.policy import Policy
-from service.signals.detect import Signal
+from service.signals.detect import Cancelled, Signal
 
 
 @dataclass(frozen=True)
@@ -69,6 +69,7 @@ class Decision:
     suppressed: tuple[Suppressed, ...] = ()
     duplicate: bool = False
     not_matched: tuple[Miss, ...] = ()  # filled only when evaluate() is asked to explain misses
+    cancelled: tuple[Cancelled, ...] = ()  # likewise: candidate signals cancelled, and by what
     # "event" for a caller's event; "timer" with the timer's id, state, due_at, started_by.
     trigger: str = "event"
     timer: Mapping[str, str] | None = None
@@ -183,7 +184,10 @@ def evaluate(
     """
     started = time.perf_counter()
     now = now or datetime.now(UTC)
-    if signals is None:
+    cancelled: tuple[Cancelled, ...] = ()
+    if signals is None and explain_misses:
+        signals, cancelled = policy.detector.explain(event.text, event.language)
+    elif signals is None:
         signals = policy.detector.detect(event.text, event.language)
     after = apply_event(snapshot, event, [s.name for s in signals])
     facts = facts_of(after, event, signals, policy.ruleset.defaults)
@@ -247,7 +251,9 @@ def evaluate(
         suppressed=suppressed,
     )
     if explain_misses:
-        decision = replace(decision, not_matched=misses(policy, facts, matched_ids))
+        decision = replace(
+            decision, not_matched=misses(policy, facts, matched_ids), cancelled=cancelled
+        )
     return Evaluation(decision=decision, after=after, facts=facts)
 
 

@@ -40,7 +40,7 @@ from service.engine.model import (
 from service.policy import check
 from service.ruleset import loader
 from service.ruleset.issues import InvalidFiles, Issue, line_of, render_path
-from service.ruleset.lexicons import load_file
+from service.ruleset.lexicons import CUES_FILE, SPELLING_FILE, load_file
 from service.ruleset.yamlsrc import parse
 from service.ruletests import RuleTest, load_tests
 from service.signals.lexicon import Lexicon, LexiconFile
@@ -656,7 +656,7 @@ def _lexicon_alone(sources: loader.Sources) -> Lexicon:
         except UnicodeDecodeError:
             continue
         located, problems = parse(text, sources.display(path))
-        if located is None or problems:
+        if located is None or problems or path.stem in (CUES_FILE, SPELLING_FILE):
             continue
         compiled, _ = load_file(sources.display(path), located)
         if compiled is not None:

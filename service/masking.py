@@ -123,8 +123,27 @@ NOTHING_READABLE = Readable()
 def mask_signals(
     signals: list[dict[str, Any]], policy: TextPolicy, key: bytes | None = None
 ) -> list[dict[str, Any]]:
-    """Return signals (wire or stored form) with the matched words (``evidence``) masked."""
-    return [mask_item(signal, "evidence", policy, key) for signal in signals]
+    """Return signals (wire or stored form) with the matched words (``evidence``) masked.
+
+    A spelling rewrite (``edits``: "manger→manager") shows the word as written:
+    it keeps only what it was read as, a lexicon word.
+    """
+    masked = []
+    for signal in signals:
+        item = mask_item(signal, "evidence", policy, key)
+        if policy is not TextPolicy.KEEP and item.get("edits"):
+            item["edits"] = [_masked_edit(edit) for edit in item["edits"]]
+        masked.append(item)
+    return masked
+
+
+def _masked_edit(edit: object) -> object:
+    if not isinstance(edit, str) or "→" not in edit:
+        return edit
+    written, read = edit.split("→", 1)
+    if written.startswith("(text, "):
+        return edit  # masked already
+    return f"(text, {len(written)} characters)→{read}"
 
 
 def scrub_why(why: str, signals: list[dict[str, Any]]) -> str:

@@ -48,7 +48,13 @@ LIVE_CHANNELS: frozenset[str] = frozenset({"phone", "chat", "in_person"})
 TIERS: tuple[str, ...] = ("standard", "key_account")
 LIMIT_KINDS: tuple[str, ...] = ("complexity", "hostility", "time")
 PRIORITIES: tuple[str, ...] = ("low", "normal", "high", "urgent")
-SIGNALS: tuple[str, ...] = ("supervisor_demand", "legal_threat", "physical_threat", "abuse")
+SIGNALS: tuple[str, ...] = (
+    "supervisor_demand",
+    "legal_threat",
+    "physical_threat",
+    "abuse",
+    "anger",  # strong frustration without abuse: guidance only, never escalates by itself
+)
 
 
 @dataclass(frozen=True)

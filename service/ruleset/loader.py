@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path as FsPath
+from pathlib import PurePosixPath
 from typing import Any
 
 from marshmallow import ValidationError
@@ -27,11 +28,11 @@ from service.engine import catalog
 from service.engine.model import Defaults, Path, RuleSet, Source
 from service.ruleset.bundle import DEFAULTS_FILE, Bundle
 from service.ruleset.issues import InvalidFiles, Issue
-from service.ruleset.lexicons import load_file
+from service.ruleset.lexicons import CUES_FILE, SPELLING_FILE, load_cues, load_file, load_spelling
 from service.ruleset.timers import ParsedTimer, check_timers, load_timers
 from service.ruleset.validate import ParsedRule, check_rules
 from service.ruleset.yamlsrc import Located, parse
-from service.signals.lexicon import Lexicon, LexiconFile
+from service.signals.lexicon import CueSet, Lexicon, LexiconFile, Spelling
 
 
 @dataclass(frozen=True)
@@ -117,15 +118,25 @@ def load_bundle(bundle: Bundle) -> Loaded:
     ]
 
     lexicon_files: list[LexiconFile] = []
+    cue_sets: list[CueSet] = []
+    spellings: list[Spelling] = []
     for path, raw in bundle.by_role("lexicon"):
         name = bundle.display(path)
         located = _parse(name, raw, issues)
-        if located is not None:
+        if located is None:
+            continue
+        kind = PurePosixPath(path).stem
+        if kind == CUES_FILE:
+            sets, problems = load_cues(name, located)
+            cue_sets.extend(sets or ())
+        elif kind == SPELLING_FILE:
+            spelling, problems = load_spelling(name, located)
+            spellings.extend([spelling] if spelling else [])
+        else:
             compiled, problems = load_file(name, located)
-            issues.extend(problems)
-            if compiled is not None:
-                lexicon_files.append(compiled)
-    lexicon = Lexicon(tuple(lexicon_files))
+            lexicon_files.extend([compiled] if compiled else [])
+        issues.extend(problems)
+    lexicon = Lexicon(tuple(lexicon_files), tuple(cue_sets), tuple(spellings))
 
     defaults = Defaults()
     for path, raw in bundle.by_role("defaults"):

@@ -1,11 +1,16 @@
 """Compiled lexicons: one signal in one language per file, phrases in one expression.
 
-Reading and checking lexicon files is the rule set's job (``service.ruleset.lexicons``).
+Besides the signal files, a language may have a ``cues.yaml`` (cue sets that
+cancel candidates of every signal of the language: reported speech,
+hypotheticals...) and a ``spelling.yaml`` (chat spellings, transliteration,
+borrowed words, fuzzy matching).  Reading and checking lexicon files is the
+rule set's job (``service.ruleset.lexicons``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from service.signals import patterns
 from service.signals.patterns import Regex
@@ -26,6 +31,15 @@ class Entry:
 
 
 @dataclass(frozen=True)
+class Cue:
+    """A negation cue, an exclusion or a cue-set phrase, with its line and window."""
+
+    regex: Regex
+    line: int
+    window: int = 0
+
+
+@dataclass(frozen=True)
 class LexiconFile:
     """One signal in one language, compiled."""
 
@@ -35,13 +49,64 @@ class LexiconFile:
     bare: bool  # match without diacritics
     phrases: tuple[Entry, ...]
     scan: Regex  # all phrases in one expression
-    exclusions: tuple[Regex, ...]
+    exclusions: tuple[Cue, ...]
     # Negation cues with their windows, one expression each so none hides another.
-    before: tuple[tuple[Regex, int], ...]
-    after: tuple[tuple[Regex, int], ...]
-    cross_commas: (
-        bool  # negation windows reach across commas (German: "nicht vor, Sie zu verklagen")
-    )
+    before: tuple[Cue, ...]
+    after: tuple[Cue, ...]
+    cross_commas: bool  # negation windows reach across every comma
+    # A before-cue may reach across one comma into a clause holding one of these
+    # words (German zu-infinitive: "Ich habe nicht vor, Sie zu verklagen").
+    infinitive: tuple[Regex, ...] = ()
+    infinitive_not: tuple[Regex, ...] = ()  # ...unless the clause starts with one of these
+    # The whole words of the phrases (not those marked exact), which one edit may reach.
+    words: frozenset[str] = frozenset()
+    # Every phrase word as (text, may start earlier, may continue): what a respelled word
+    # must be for a language's reading of a message to be worth scanning.
+    keys: frozenset[tuple[str, bool, bool]] = frozenset()
+    shouting: Shouting | None = None
+
+
+@dataclass(frozen=True)
+class Shouting:
+    """Non-lexical cues of a file (anger): mostly capitals, or a run of exclamation marks."""
+
+    line: int
+    capitals: float | None  # share of cased letters in capitals, at least
+    min_letters: int  # cased letters the message needs before capitals count
+    exclamations: int | None  # a run of at least this many ! (or ！)
+
+
+SCOPES = ("clause", "sentence")
+POSITIONS = ("before", "after", "either")
+
+
+@dataclass(frozen=True)
+class CueSet:
+    """Cues that cancel a candidate of the listed signals near it (``cues.yaml``)."""
+
+    name: str
+    path: str
+    language: str
+    bare: bool
+    signals: frozenset[str]
+    scope: str  # clause (no comma or sentence end between) or sentence
+    position: str  # where the cue stands: before, after or either side of the candidate
+    window: int | None  # at most this many words between cue and candidate; None: the scope
+    cues: tuple[Cue, ...]
+
+
+@dataclass(frozen=True)
+class Spelling:
+    """How one language's lexicons read other spellings (``spelling.yaml``)."""
+
+    path: str
+    language: str
+    # folded word (``stem*`` for a word beginning) -> the words it stands for, and its line
+    respell: Mapping[str, tuple[tuple[str, ...], int]] = field(default_factory=dict)  # chat
+    borrow: Mapping[str, tuple[tuple[str, ...], int]] = field(default_factory=dict)  # English
+    # Latin letters -> this language's script, longest first, for messages typed in Latin
+    transliterate: tuple[tuple[str, str], ...] = ()
+    fuzzy: bool = False  # one edit on words of FUZZY_MIN letters or more
 
 
 @dataclass(frozen=True)
@@ -49,6 +114,8 @@ class Lexicon:
     """Every lexicon file of a rule set."""
 
     files: tuple[LexiconFile, ...]
+    cue_sets: tuple[CueSet, ...] = ()
+    spellings: tuple[Spelling, ...] = ()
 
     @property
     def languages(self) -> frozenset[str]:

@@ -22,6 +22,7 @@ to a span of the original message.
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -180,18 +181,18 @@ def tokenize(text: str) -> list[tuple[str, int, int]]:
     return tokens
 
 
-def _canonical(words: list[str]) -> Canonical:
-    parts: list[bytes] = []
-    starts: dict[int, int] = {}
-    ends: dict[int, int] = {}
-    offsets = [0]
-    for index, word in enumerate(words):
-        unit = f" {word} ".encode()
-        starts[offsets[-1]] = index
-        offsets.append(offsets[-1] + len(unit))
-        ends[offsets[-1]] = index
-        parts.append(unit)
-    return Canonical(b"".join(parts), starts, ends, tuple(offsets))
+def canonical(words: list[str]) -> Canonical:
+    """Return the canonical string of folded words."""
+    # Built with map, zip and accumulate rather than a loop: long messages
+    # (and a language's own reading of them) are rebuilt once per language.
+    units = [f" {word} ".encode() for word in words]
+    offsets = tuple(itertools.accumulate(map(len, units), initial=0))
+    return Canonical(
+        b"".join(units),
+        dict(zip(offsets[:-1], range(len(units)), strict=True)),
+        dict(zip(offsets[1:], range(len(units)), strict=True)),
+        offsets,
+    )
 
 
 @functools.lru_cache(maxsize=65536)
@@ -243,6 +244,6 @@ def normalize(text: str) -> Normalized:
     return Normalized(
         original=text,
         tokens=tuple(tokens),
-        exact=_canonical([t.text for t in tokens]),
-        bare=_canonical([t.bare for t in tokens]),
+        exact=canonical([t.text for t in tokens]),
+        bare=canonical([t.bare for t in tokens]),
     )

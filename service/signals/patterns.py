@@ -321,7 +321,8 @@ def compile_cue(pattern: str, bare: bool = False, lists: Lists | None = None) ->
     return to_regex(items)
 
 
-def _options() -> re2.Options:
+def options() -> re2.Options:
+    """Return the RE2 options every lexicon program is compiled with."""
     options = re2.Options()
     options.max_mem = 64 << 20
     options.log_errors = False
@@ -333,17 +334,50 @@ def build(regexes: list[str]) -> Regex | None:
     if not regexes:
         return None
     try:
-        return re2.compile("|".join(f"(?:{r})" for r in regexes), _options())
+        return re2.compile("|".join(f"(?:{r})" for r in regexes), options())
     except re2.error as exc:
         raise PatternError(f"the phrases do not compile together: {exc}") from exc
 
 
 def build_one(regex: str) -> Regex:
     """Compile a single alternative."""
-    return re2.compile(regex, _options())
+    return re2.compile(regex, options())
 
 
 @functools.lru_cache(maxsize=4096)
 def build_cached(regex: str) -> Regex:
     """Compile a single alternative once per process."""
     return build_one(regex)
+
+
+def literal_words(items: tuple[Item, ...]) -> set[str]:
+    """Return the whole words (no ``*``, not Chinese) a phrase's matches may contain."""
+    found: set[str] = set()
+    for item in items:
+        if isinstance(item, OptionalItem):
+            found |= literal_words((item.item,))
+        elif isinstance(item, Group):
+            for alternative in item.alternatives:
+                found |= literal_words(alternative)
+        elif (
+            isinstance(item, Word)
+            and not item.prefix
+            and not item.suffix
+            and not is_cjk(item.text[0])
+        ):
+            found.add(item.text)
+    return found
+
+
+def all_words(items: tuple[Item, ...]) -> set[Word]:
+    """Return every word a phrase may match, whole or with ``*``."""
+    found: set[Word] = set()
+    for item in items:
+        if isinstance(item, OptionalItem):
+            found |= all_words((item.item,))
+        elif isinstance(item, Group):
+            for alternative in item.alternatives:
+                found |= all_words(alternative)
+        elif isinstance(item, Word):
+            found.add(item)
+    return found

@@ -377,6 +377,7 @@ def decision_to_json(decision: DecisionLike) -> dict[str, Any]:
                 "entry": s.entry,
                 "source": s.source,
                 "span": [s.start, s.end],
+                "edits": list(s.edits),
             }
             for s in decision.signals
         ],
@@ -420,6 +421,7 @@ def decision_from_json(data: Mapping[str, Any]) -> StoredDecision:
                 s["source"],
                 s["span"][0],
                 s["span"][1],
+                tuple(s.get("edits", ())),
             )
             for s in data.get("signals", ())
         ),

@@ -60,8 +60,8 @@ def test_without_explain_full_the_response_is_unchanged(client: FlaskClient) -> 
     explained = evaluate(client, "?explain=full", event).get_json()
 
     assert "not_matched" not in plain
-    assert set(explained) - set(plain) == {"not_matched"}
-    volatile = {"decision_id", "evaluated_at", "duration_ms", "not_matched"}
+    assert set(explained) - set(plain) == {"not_matched", "cancelled_signals"}
+    volatile = {"decision_id", "evaluated_at", "duration_ms", "not_matched", "cancelled_signals"}
     assert {k: v for k, v in plain.items() if k not in volatile} == {
         k: v for k, v in explained.items() if k not in volatile
     }

@@ -19,6 +19,7 @@ from service.replay import replay_window
 from service.store.schema import events
 from tests.support.databases import database_url
 from tests.support.events import at, body
+from tests.support.keys import authorize
 from tests.support.wait import wait_until
 
 START = datetime(2026, 10, 1, 9, 0, tzinfo=UTC)
@@ -58,9 +59,11 @@ def clocked(
         policy=policy,
         clock=clock,
     )
+    authorize(app)
     yield app, clock
     services = app.extensions["escalation"]
     services.policies.stop()
+    services.keys.stop()
     app.extensions["webhook_sender"].stop()
     services.decision_log.close()
     services.store.engine.dispose()
@@ -136,9 +139,11 @@ def test_the_purge_command_purges_what_is_past_the_retention(
         policy=policy,
         clock=Clock(START),
     )
+    authorize(app)
     event = body(text=OLD_TEXTS[0], occurred_at=START.isoformat())
     assert app.test_client().post("/v1/cases/C-1/events", json=event).status_code == 201
     app.extensions["escalation"].policies.stop()
+    app.extensions["escalation"].keys.stop()
     app.extensions["webhook_sender"].stop()
     monkeypatch.setenv("ESCALATION_INSTANCE_PATH", str(tmp_path / "instance"))
 

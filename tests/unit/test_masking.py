@@ -17,6 +17,7 @@ from service.masking import (
     mask,
     mask_decision,
     mask_item,
+    mask_signals,
     parse_policy,
 )
 
@@ -187,3 +188,14 @@ def test_a_why_stored_before_masking_loses_its_words_unless_kept() -> None:
         "signal abuse (en) matched (text, 9 characters) and x 1"
     )
     assert kept == decision
+
+
+def test_a_spelling_rewrite_keeps_only_the_word_it_was_read_as() -> None:
+    signals = [{"name": "supervisor_demand", "evidence": "my manger", "edits": ["manger→manager"]}]
+
+    hashed = mask_signals(signals, TextPolicy.HASH)
+    kept = mask_signals(signals, TextPolicy.KEEP)
+
+    assert hashed[0]["edits"] == ["(text, 6 characters)→manager"]
+    assert "manger" not in str(hashed)
+    assert kept[0]["edits"] == ["manger→manager"]

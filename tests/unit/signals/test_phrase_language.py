@@ -131,7 +131,8 @@ def test_a_lexicon_too_large_for_one_program_is_prefiltered_in_several(
     monkeypatch.setattr(detect_module, "PREFILTER_CHUNK", 1)
     d = detector(supervisor_demand=SUPERVISOR, legal_threat=LEGAL)
 
-    assert len(d._prefilters) == 8  # one program per phrase
+    assert len(d._sets.sets) == 8  # one set per phrase
+    assert len(d._sets.fallback) == 8  # and one program per phrase for long texts
     assert [s.name for s in d.detect("get me your manager and I will sue you")] == [
         "supervisor_demand",
         "legal_threat",

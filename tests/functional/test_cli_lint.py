@@ -158,10 +158,15 @@ def test_a_failure_shows_expected_and_got_with_the_rule_and_its_why(
     assert status == 1
     # Why names the lexicon entry as written and where, never the words of the message.
     lexicon = root / "lexicons" / "pl" / "supervisor_demand.yaml"
-    entry = lexicon.read_text(encoding="utf-8").splitlines()[8].removeprefix("  - ")
+    # The entry that reads "rozmawiać ... kierownikiem": the first phrase with both words.
+    number, entry = next(
+        (n, line.strip().removeprefix("- "))
+        for n, line in enumerate(lexicon.read_text(encoding="utf-8").splitlines(), 1)
+        if line.strip().startswith("- (") and "rozmawiać" in line and "kierowni*" in line
+    )
     why = (
         f"signal supervisor_demand (pl) matched entry '{entry}' "
-        "at rules/lexicons/pl/supervisor_demand.yaml:9"
+        f"at rules/lexicons/pl/supervisor_demand.yaml:{number}"
     )
     assert out.splitlines() == [
         "FAIL rules/tests/wrong.yaml:2: a polite question",

@@ -78,8 +78,10 @@ def parse(text: str, file: str) -> tuple[Located | None, list[Issue]]:
 
 
 # Bounds on what one file may expand to: aliases repeat nodes, so a few lines
-# can stand for billions of values ("billion laughs"), or for themselves.
-MAX_VALUES = 100_000
+# can stand for billions of values ("billion laughs"), or for themselves.  Values
+# written out are bounded by the body size; those repeated through aliases here.
+MAX_VALUES = 5_000_000
+MAX_REPEATED = 100_000
 MAX_DEPTH = 100
 
 
@@ -92,6 +94,8 @@ class _TooBig(Exception):
 @dataclass
 class _Budget:
     values: int = 0
+    repeated: int = 0
+    built: set[int] = field(default_factory=set)
     open_nodes: set[int] = field(default_factory=set)
 
 
@@ -125,9 +129,14 @@ def _build(
 ) -> Any:
     line = node.start_mark.line + 1
     budget.values += 1
-    if budget.values > MAX_VALUES:
+    if id(node) in budget.built:
+        budget.repeated += 1  # reached again through an alias
+    else:
+        budget.built.add(id(node))
+    if budget.repeated > MAX_REPEATED or budget.values > MAX_VALUES:
         raise _TooBig(
-            f"the file holds more than {MAX_VALUES} values (are aliases repeating a large part?)",
+            f"the file holds more than {MAX_REPEATED} values repeated through aliases "
+            f"or {MAX_VALUES} in all (are aliases repeating a large part?)",
             line,
         )
     if len(path) > MAX_DEPTH:

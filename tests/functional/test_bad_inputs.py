@@ -23,6 +23,7 @@ import pytest
 from flask import Flask, request
 from flask.testing import FlaskClient
 
+from service.api import auth
 from tests.support.server import Server
 
 PROBLEM_JSON = "application/problem+json"
@@ -483,12 +484,17 @@ def test_chunked_5_mb_body_is_413_through_gunicorn(
 
 
 def test_an_unexpected_error_is_a_problem_that_leaks_nothing(
-    app: Flask, api_headers: dict[str, str], caplog: pytest.LogCaptureFixture
+    app: Flask,
+    api_headers: dict[str, str],
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     def broken() -> str:
         raise ValueError(f"customer wrote: {request.args['text']}")
 
     app.add_url_rule("/v1/broken", view_func=broken)
+    # A route outside the access table is refused to every key: give this one a scope.
+    monkeypatch.setattr(auth, "SCOPE_OF", {**auth.SCOPE_OF, ("GET", "/v1/broken"): "decisions:read"})
 
     response = app.test_client().get("/v1/broken?text=card+4111", headers=api_headers)
 

@@ -97,15 +97,25 @@ class WriterQueue:
 
 
 # Statements used on every event are built once; executing them binds the values.
-_INSERT_IF_NEW = {
-    (dialect, table.name): module.insert(table).on_conflict_do_nothing()
-    for dialect, module in (("postgresql", postgresql), ("sqlite", sqlite))
-    for table in (cases, customers)
-}
-_LOCK_CASE = sa.select(cases).where(cases.c.case_id == sa.bindparam("key")).with_for_update()
-_LOCK_CUSTOMER = (
-    sa.select(customers).where(customers.c.customer_id == sa.bindparam("key")).with_for_update()
-)
+def _create_or_lock(table: sa.Table, key: str) -> dict[str, sa.Insert]:
+    """Build, per dialect, one statement that creates a row if new and returns it locked.
+
+    ``ON CONFLICT DO UPDATE`` (a no-op update of the key) takes the row lock on
+    PostgreSQL as ``SELECT ... FOR UPDATE`` would, and returns the row either way,
+    so the insert and the lock are one round trip instead of two.  On SQLite the
+    write transaction (BEGIN IMMEDIATE) already holds the database.
+    """
+    statements: dict[str, sa.Insert] = {}
+    for dialect, module in (("postgresql", postgresql), ("sqlite", sqlite)):
+        insert = module.insert(table)
+        statements[dialect] = insert.on_conflict_do_update(
+            index_elements=[table.c[key]], set_={key: insert.excluded[key]}
+        ).returning(*table.c)
+    return statements
+
+
+_CREATE_OR_LOCK_CASE = _create_or_lock(cases, "case_id")
+_CREATE_OR_LOCK_CUSTOMER = _create_or_lock(customers, "customer_id")
 _FIND_EVENT = sa.select(
     events.c.seq, events.c.case_id, events.c.body_hash, events.c.decision
 ).where(events.c.event_id == sa.bindparam("key"))
@@ -138,12 +148,6 @@ _SAVE_CUSTOMER = (
 _LOAD_AGENT = sa.select(agents).where(agents.c.agent_id == sa.bindparam("key"))
 
 
-def _insert_ignoring_conflicts(
-    conn: sa.Connection, table: sa.Table, values: dict[str, Any]
-) -> None:
-    conn.execute(_INSERT_IF_NEW[(conn.dialect.name, table.name)], values)
-
-
 @dataclass(frozen=True)
 class LockedCase:
     """A case row, locked for the rest of the transaction."""
@@ -154,13 +158,11 @@ class LockedCase:
 
 
 def lock_case(conn: sa.Connection, case_id: str, now: datetime) -> LockedCase:
-    """Create the case if new, then lock its row until the transaction ends."""
-    _insert_ignoring_conflicts(
-        conn,
-        cases,
+    """Create the case if new, and lock its row until the transaction ends (one statement)."""
+    row = conn.execute(
+        _CREATE_OR_LOCK_CASE[conn.dialect.name],
         {"case_id": case_id, "state": {}, "event_count": 0, "created_at": now, "updated_at": now},
-    )
-    row = conn.execute(_LOCK_CASE, {"key": case_id}).one()
+    ).one()
     return LockedCase(codec.case_from_json(case_id, row.state), row.customer_id, row.event_count)
 
 
@@ -192,10 +194,9 @@ def _recent(stamps: Sequence[str], now: datetime) -> tuple[datetime, ...]:
 
 
 def lock_customer(conn: sa.Connection, customer_id: str, now: datetime) -> CustomerState:
-    """Create the customer if new, then lock the row; count escalations in the last 30 days."""
-    _insert_ignoring_conflicts(
-        conn,
-        customers,
+    """Create the customer if new and lock the row (one statement); count recent escalations."""
+    row = conn.execute(
+        _CREATE_OR_LOCK_CUSTOMER[conn.dialect.name],
         {
             "customer_id": customer_id,
             "tier": "standard",
@@ -207,8 +208,7 @@ def lock_customer(conn: sa.Connection, customer_id: str, now: datetime) -> Custo
             "threats": [],
             "updated_at": now,
         },
-    )
-    row = conn.execute(_LOCK_CUSTOMER, {"key": customer_id}).one()
+    ).one()
     return codec.customer_from_row(row, _recent(row.escalations, now))
 
 

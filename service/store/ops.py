@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from service.store import codec
-from service.store.repository import DecisionRow
+from service.store.repository import DecisionRow, decision_row, filter_decisions
 from service.store.schema import (
     deadlines,
     decision_rules,
@@ -106,23 +106,10 @@ def latest_decisions(
     select = sa.select(
         events.c.seq, events.c.decision, events.c.received_at, events.c.customer_id
     ).order_by(events.c.seq.desc())
-    if case_id is not None:
-        select = select.where(events.c.case_id == case_id)
-    if customer_id is not None:
-        select = select.where(events.c.customer_id == customer_id)
-    if outcome is not None:
-        select = select.where(events.c.outcome == outcome)
+    select = filter_decisions(select, case_id=case_id, customer_id=customer_id, outcome=outcome)
     if before is not None:
         select = select.where(events.c.seq < before)
-    return [
-        (
-            r.seq,
-            DecisionRow(
-                codec.decision_from_json(r.decision), codec.aware(r.received_at), r.customer_id
-            ),
-        )
-        for r in conn.execute(select.limit(limit))
-    ]
+    return [(r.seq, decision_row(r)) for r in conn.execute(select.limit(limit))]
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, Unpack
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -307,6 +307,34 @@ class CaseView:
     decisions: list[DecisionRow]
 
 
+# Any select over the events table, keeping its row type.
+_Select = TypeVar("_Select", bound="sa.Select[Unpack[tuple[Any, ...]]]")
+
+
+def decision_row(row: Any) -> DecisionRow:
+    """Build a stored decision from an events row with decision, received_at and customer_id."""
+    return DecisionRow(
+        codec.decision_from_json(row.decision), codec.aware(row.received_at), row.customer_id
+    )
+
+
+def filter_decisions(
+    select: _Select,
+    *,
+    case_id: str | None = None,
+    customer_id: str | None = None,
+    outcome: str | None = None,
+) -> _Select:
+    """Narrow a select over events to one case, customer and outcome, where given."""
+    if case_id is not None:
+        select = select.where(events.c.case_id == case_id)
+    if customer_id is not None:
+        select = select.where(events.c.customer_id == customer_id)
+    if outcome is not None:
+        select = select.where(events.c.outcome == outcome)
+    return select
+
+
 def get_case(conn: sa.Connection, case_id: str, now: datetime, recent: int = 20) -> CaseView | None:
     """Return a case with its customer and its most recent decisions."""
     row = conn.execute(sa.select(cases).where(cases.c.case_id == case_id)).first()
@@ -320,7 +348,7 @@ def get_case(conn: sa.Connection, case_id: str, now: datetime, recent: int = 20)
         if found is not None:
             customer = codec.customer_from_row(found, _recent(found.escalations, now))
     decisions = [
-        DecisionRow(codec.decision_from_json(r.decision), codec.aware(r.received_at), r.customer_id)
+        decision_row(r)
         for r in conn.execute(
             sa.select(events.c.decision, events.c.received_at, events.c.customer_id)
             .where(events.c.case_id == case_id)
@@ -389,12 +417,9 @@ def list_decisions(
     )
     if conn.dialect.name == "postgresql":
         select = select.where(events.c.txid < _HORIZON)
-    if query.case_id is not None:
-        select = select.where(events.c.case_id == query.case_id)
-    if query.customer_id is not None:
-        select = select.where(events.c.customer_id == query.customer_id)
-    if query.outcome is not None:
-        select = select.where(events.c.outcome == query.outcome)
+    select = filter_decisions(
+        select, case_id=query.case_id, customer_id=query.customer_id, outcome=query.outcome
+    )
     if query.since is not None:
         select = select.where(events.c.received_at >= query.since)
     if query.until is not None:
@@ -414,12 +439,7 @@ def list_decisions(
             )
         )
     return [
-        (
-            (int(r.txid), int(r.seq)),
-            DecisionRow(
-                codec.decision_from_json(r.decision), codec.aware(r.received_at), r.customer_id
-            ),
-        )
+        ((int(r.txid), int(r.seq)), decision_row(r))
         for r in conn.execute(select.limit(query.limit))
     ]
 

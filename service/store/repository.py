@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar, Unpack
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -308,7 +308,7 @@ class CaseView:
 
 
 # Any select over the events table, keeping its row type.
-_Select = TypeVar("_Select", bound="sa.Select[Unpack[tuple[Any, ...]]]")
+_Select = TypeVar("_Select", bound="sa.Select[*tuple[Any, ...]]")
 
 
 def decision_row(row: Any) -> DecisionRow:

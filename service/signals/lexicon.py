@@ -9,8 +9,10 @@ rule set's job (``service.ruleset.lexicons``).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from service.signals import patterns
 from service.signals.patterns import Regex
@@ -64,6 +66,22 @@ class LexiconFile:
     # must be for a language's reading of a message to be worth scanning.
     keys: frozenset[tuple[str, bool, bool]] = frozenset()
     shouting: Shouting | None = None
+    # The most tokens a phrase match spans (None: not known), so that a language's own
+    # reading of a message is searched only around the words it rewrote.
+    reach: int | None = None
+
+    @functools.cached_property
+    def _whole(self) -> Any:
+        """Return the phrases in one RE2 set that matches whole texts (None if RE2 refuses)."""
+        return patterns.build_set([entry.source for entry in self.phrases], whole=True)
+
+    def entry_of(self, matched: bytes) -> Entry:
+        """Return the first phrase that matches all of ``matched`` (else the first phrase)."""
+        whole = self._whole
+        if whole is None:
+            return next((e for e in self.phrases if e.regex.fullmatch(matched)), self.phrases[0])
+        found = whole.Match(matched)
+        return self.phrases[min(found)] if found else self.phrases[0]
 
 
 @dataclass(frozen=True)

@@ -96,10 +96,13 @@ class _Chain:
     def __init__(self, regex: Regex, canon: Canonical) -> None:
         self.canon = canon
         self.spans: list[tuple[int, int]] = []  # (first, last) token of each non-empty match
-        self._matches = regex.finditer(canon.data)
+        self._regex = regex
+        self._matches: Iterator[Any] | None = None  # started on the first pull
         self._until = -1  # every match starting at or before this byte offset is in spans
 
     def _pull(self) -> None:
+        if self._matches is None:
+            self._matches = self._regex.finditer(self.canon.data)
         match = next(self._matches, None)
         if match is None:
             self._until = _END
@@ -179,24 +182,25 @@ class _Cues:
     def __init__(self, lex: LexiconFile, message: _Message, infinitive: bool) -> None:
         present = message.present(lex.bare)
         reading = message.reading
-
-        def feeds(kind: str, cues: Sequence[tuple[Regex, Cue | None]]) -> list[list[Any]]:
-            return [
-                [kind, k, cue, reading.chain(regex, lex.bare), 0]
-                for k, (regex, cue) in enumerate(cues)
-                if present is None or regex.pattern in present
-            ]
-
-        self._feeds = [
-            *feeds("before", [(cue.regex, cue) for cue in lex.before]),
-            *feeds("after", [(cue.regex, cue) for cue in lex.after]),
-            *feeds("excluded", [(cue.regex, cue) for cue in lex.exclusions]),
-        ]
-        marks = feeds("marks", [(regex, None) for regex in lex.infinitive]) if infinitive else []
+        parts = lex.cue_parts
+        self._feeds: list[list[Any]] = []  # [part, index, cue, chain, matches indexed]
+        marks: list[list[Any]] = []
+        unmarks: list[list[Any]] = []
+        for places in (
+            parts.values() if present is None else (parts[p] for p in present if p in parts)
+        ):
+            for part, k, regex, cue in places:
+                feed = [part, k, cue, reading.chain(regex, lex.bare), 0]
+                if part == "infinitive":
+                    marks.append(feed)
+                elif part == "infinitive_not":
+                    unmarks.append(feed)
+                else:
+                    self._feeds.append(feed)
         # Whether any zu-infinitive marker occurs at all widens where a negation cue may stand.
-        self.infinitive = any(feed[3].any() for feed in marks)
+        self.infinitive = infinitive and any(feed[3].any() for feed in marks)
         if self.infinitive:
-            self._feeds += marks + feeds("unmarks", [(r, None) for r in lex.infinitive_not])
+            self._feeds += marks + unmarks
         self.before: dict[int, list[tuple[int, int, Cue]]] = {}  # last token -> (k, first, cue)
         self.after: dict[int, list[tuple[int, int, Cue]]] = {}  # first token -> (k, last, cue)
         self.excluded: dict[int, tuple[int, Cue]] = {}  # token -> the first exclusion over it
@@ -217,12 +221,12 @@ class _Cues:
                     _insert(self.before, last, (k, first, cue))
                 elif kind == "after":
                     _insert(self.after, first, (k, last, cue))
-                elif kind == "excluded":
+                elif kind == "exclusions":
                     for i in range(first, last + 1):
                         # The first exclusion in file order that covers a token names it.
                         if i not in self.excluded or k < self.excluded[i][0]:
                             self.excluded[i] = (k, cue)
-                elif kind == "marks":
+                elif kind == "infinitive":
                     self.marks.update(range(first, last + 1))
                 else:
                     self.unmarks.add(first)
@@ -480,11 +484,13 @@ class _Message:
             self._sets = []
             for cue_set in self.cue_sets:
                 present = self.present(cue_set.bare)
-                found = [
-                    i
-                    for i, cue in enumerate(cue_set.cues)
-                    if present is None or cue.regex.pattern in present
-                ]
+                if present is None:
+                    found = list(range(len(cue_set.cues)))
+                elif present:
+                    positions = cue_set.positions
+                    found = sorted(i for p in present if p in positions for i in positions[p])
+                else:
+                    continue  # no cue of the language occurs in the message (most messages)
                 if found:
                     self._sets.append(_SetIndex(cue_set, self.reading, found))
         for index in self._sets:
@@ -618,6 +624,7 @@ def _why(
 # budget, so a growing lexicon gets more programs, never none; and a set's DFA
 # stays small enough to keep up with long texts.
 PREFILTER_CHUNK = 100
+WIDE_CHUNK = 400  # for texts of at most LONG_TEXT bytes
 FUZZY_MIN = 6  # letters a word needs before one edit may correct it
 TRIGGER = 3  # letters a rewritten word needs to make a language's reading worth scanning
 _WORD_CACHE = 65536
@@ -852,16 +859,20 @@ class _FileSets:
     """
 
     def __init__(self, files: tuple[LexiconFile, ...], indices: list[int]) -> None:
+        # Small sets for long texts (a set's DFA states multiply with its phrases and
+        # thrash on a long text), few wide ones for short texts (fewer calls).
         self.sets: list[tuple[Any, bool, list[int]]] = []
+        self.wide: list[tuple[Any, bool, list[int]]] = []
         self.everything = list(indices)
+        self.kinds = tuple(sorted({files[i].bare for i in indices}))  # with diacritics, without
         for bare in (False, True):
             entries = [
                 (i, e.source) for i in indices if files[i].bare == bare for e in files[i].phrases
             ]
-            self.sets += [
-                (compiled, bare, owners)
-                for compiled, owners in _compile_sets(entries, PREFILTER_CHUNK)
-            ]
+            for family, chunk in ((self.sets, PREFILTER_CHUNK), (self.wide, WIDE_CHUNK)):
+                family += [
+                    (compiled, bare, owners) for compiled, owners in _compile_sets(entries, chunk)
+                ]
         self.fallback = Detector.filters(tuple(files[i] for i in indices))
 
     def matching(self, norm: Normalized, windows: list[tuple[int, int]] | None = None) -> set[int]:
@@ -871,24 +882,21 @@ class _FileSets:
         at: a file reported may match only across two windows, but none that
         matches inside one is missed.
         """
-        data = {
-            bare: _window_data(norm.bare if bare else norm.exact, windows)
-            for bare in {bare for _, bare, _ in self.sets}
-        }
+        data: dict[bool, bytes] = {}
+        for bare in self.kinds:
+            canon = norm.bare if bare else norm.exact
+            data[bare] = canon.data if windows is None else _window_data(canon, windows)
         found: set[int] = set()
-        for compiled, bare, owners in self.sets:
-            found.update(owners[i] for i in compiled.Match(data[bare]) or ())
+        long = any(len(text) > LONG_TEXT for text in data.values())
+        for compiled, bare, owners in self.sets if long else self.wide:
+            hits = compiled.Match(data[bare])
+            if hits:
+                found.update([owners[i] for i in hits])
         if found:
             return found
         exact = data[False] if False in data else _window_data(norm.exact, windows)
         if len(exact) > LONG_TEXT and any(
-            regex.search(
-                data[bare]
-                if bare in data
-                else _window_data(norm.bare if bare else norm.exact, windows)
-            )
-            is not None
-            for regex, bare in self.fallback
+            regex.search(data[bare]) is not None for regex, bare in self.fallback
         ):
             return set(self.everything)
         return found

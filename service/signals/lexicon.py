@@ -75,6 +75,30 @@ class LexiconFile:
         """Return the phrases in one RE2 set that matches whole texts (None if RE2 refuses)."""
         return patterns.build_set([entry.source for entry in self.phrases], whole=True)
 
+    @functools.cached_property
+    def cue_parts(self) -> Mapping[str, tuple[tuple[str, int, Regex, Cue | None], ...]]:
+        """Return each cue expression of the file with every place it has: (part, index, cue).
+
+        Parts are ``before``, ``after``, ``exclusions``, ``infinitive`` and
+        ``infinitive_not``; a message holds few cues, so they are looked up
+        by expression rather than each cue checked.
+        """
+        parts: dict[str, list[tuple[str, int, Regex, Cue | None]]] = {}
+        for part, cues in (
+            ("before", self.before),
+            ("after", self.after),
+            ("exclusions", self.exclusions),
+        ):
+            for index, cue in enumerate(cues):
+                parts.setdefault(cue.regex.pattern, []).append((part, index, cue.regex, cue))
+        for part, regexes in (
+            ("infinitive", self.infinitive),
+            ("infinitive_not", self.infinitive_not),
+        ):
+            for index, regex in enumerate(regexes):
+                parts.setdefault(regex.pattern, []).append((part, index, regex, None))
+        return {pattern: tuple(found) for pattern, found in parts.items()}
+
     def entry_of(self, matched: bytes) -> Entry:
         """Return the first phrase that matches all of ``matched`` (else the first phrase)."""
         whole = self._whole
@@ -111,6 +135,14 @@ class CueSet:
     position: str  # where the cue stands: before, after or either side of the candidate
     window: int | None  # at most this many words between cue and candidate; None: the scope
     cues: tuple[Cue, ...]
+
+    @functools.cached_property
+    def positions(self) -> Mapping[str, tuple[int, ...]]:
+        """Return each cue expression of the set with the indices of the cues it is."""
+        found: dict[str, list[int]] = {}
+        for index, cue in enumerate(self.cues):
+            found.setdefault(cue.regex.pattern, []).append(index)
+        return {pattern: tuple(indices) for pattern, indices in found.items()}
 
 
 @dataclass(frozen=True)

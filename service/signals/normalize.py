@@ -146,15 +146,25 @@ class Normalized:
     starts: Sequence[int]  # where each token starts in the original
     ends: Sequence[int]  # where each token ends in the original
 
-    @functools.cached_property
+    # Made on first use (a reading may need only one); cached by hand, not with
+    # functools.cached_property, whose lock costs more than a short message's canonical.
+    @property
     def exact(self) -> Canonical:
         """Return the canonical string of the folded tokens."""
-        return canonical(self.texts)
+        found: Canonical | None = self.__dict__.get("_exact")
+        if found is None:
+            found = self.__dict__["_exact"] = canonical(self.texts)
+        return found
 
-    @functools.cached_property
+    @property
     def bare(self) -> Canonical:
         """Return the canonical string of the diacritic-free tokens."""
-        return canonical(self.bares)
+        found: Canonical | None = self.__dict__.get("_bare")
+        if found is None:
+            # Most messages have no diacritic to leave out: their two strings are one.
+            same = self.bares == self.texts
+            found = self.__dict__["_bare"] = self.exact if same else canonical(self.bares)
+        return found
 
     @functools.cached_property
     def tokens(self) -> tuple[Token, ...]:

@@ -37,6 +37,7 @@ def _current_txid_postgresql(element: current_txid, compiler: Any, **kw: Any) ->
 def _current_txid_other(element: current_txid, compiler: Any, **kw: Any) -> str:
     return "0"
 
+
 cases = sa.Table(
     "cases",
     metadata,

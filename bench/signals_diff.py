@@ -27,6 +27,7 @@ import random
 import subprocess
 import sys
 import tempfile
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -104,10 +105,35 @@ def typo(word: str, rng: random.Random) -> str:
 
 
 def generated(
-    corpus: list[str], spelling_words: list[str], count: int, rng: random.Random
+    corpus: list[str],
+    spelling_words: list[str],
+    respellings: list[tuple[str, str]],
+    vocabulary: set[str],
+    count: int,
+    rng: random.Random,
 ) -> Iterator[str]:
     """Yield texts made from the corpus and random characters, in many kinds."""
     words = " ".join(corpus).split()
+    # Corpus messages holding a word a spelling table writes otherwise, or one a typo may fix.
+    respellable = [(text, "", "") for text in corpus[:1]] + [
+        (text, written, meant)
+        for text in corpus
+        for meant, written in respellings
+        if f" {meant} " in f" {text.lower()} "
+    ]
+    fixable = [t for t in corpus if any(w.lower().strip(".,!?") in vocabulary for w in t.split())]
+    fixable = fixable or corpus
+
+    def respelled() -> str:
+        text, written, meant = rng.choice(respellable)
+        return f" {text.lower()} ".replace(f" {meant} ", f" {written} ", 1).strip()
+
+    def typos() -> str:
+        text = rng.choice(fixable)
+        return " ".join(
+            typo(w, rng) if w.lower().strip(".,!?") in vocabulary else w for w in text.split()
+        )
+
     import unicodedata
 
     def strip(text: str) -> str:
@@ -116,6 +142,10 @@ def generated(
         )
 
     kinds: list[Callable[[], str]] = [
+        respelled,
+        respelled,
+        typos,
+        typos,
         lambda: " ".join(
             typo(w, rng) if rng.random() < 0.4 else w for w in rng.choice(corpus).split()
         ),
@@ -178,11 +208,15 @@ def main() -> None:
         ] + [typo(w, rng) for f in lexicon.files for w in sorted(f.words) if len(w) >= 6]
         differences = 0
         compared = 0
+        seen: Counter[str] = Counter()  # what the compared outcomes held, to show what was tried
 
         def compare(text: str, language: str | None) -> None:
             nonlocal differences, compared
             compared += 1
             mine, theirs = outcome(current, text, language), outcome(reference, text, language)
+            seen["with a signal"] += bool(mine[0])
+            seen["with a cancelled candidate"] += bool(mine[2])
+            seen["with a spelling edit"] += any(signal[7] for signal in mine[0])
             if mine != theirs:
                 differences += 1
                 if differences <= 10:
@@ -194,8 +228,15 @@ def main() -> None:
             compare(message.text, None)
             compare(message.text, message.language)
         print(f"corpus: {compared} comparisons, {differences} different")
-        for text in generated(corpus, spelling_words, args.texts, rng):
-            compare(text, rng.choice((None, None, *LANGUAGES)))
+        respellings = [
+            (" ".join(words), key.rstrip("*"))
+            for spelling in lexicon.spellings
+            for table in (spelling.respell, spelling.borrow)
+            for key, (words, _) in table.items()
+        ]
+        vocabulary = {w for f in lexicon.files for w in f.words if len(w) >= 6}
+        for text in generated(corpus, spelling_words, respellings, vocabulary, args.texts, rng):
+            compare(text, rng.choice((*(None,) * 10, *LANGUAGES)))
         print(f"generated: {compared} comparisons in all, {differences} different")
         for text in long_texts(corpus, args.long, rng):
             compare(text, None)
@@ -226,7 +267,9 @@ def main() -> None:
 
             same()
             print(f"hypothesis: {args.hypothesis} examples, no difference")
-    print(f"{compared} comparisons, {differences} different (against {args.against})")
+    print(f"{compared} comparisons, {differences} different (against {args.against}); of them")
+    for what, count in seen.items():
+        print(f"  {count} {what}")
     sys.exit(1 if differences else 0)
 
 

@@ -176,7 +176,7 @@ class _Cues:
 
     Each candidate match then looks only at the few tokens around it, so a
     long message with many candidates stays linear; cues are looked for only
-    up to the candidate judged, and only those the language's cue sets saw.
+    up to the candidate judged, and only those an RE2 set saw in the text.
     """
 
     def __init__(self, lex: LexiconFile, message: _Message, infinitive: bool) -> None:

@@ -184,7 +184,9 @@ def stored_policy(holder: PolicyHolder, revision: str) -> Policy:
         raise UnknownRevision(str(exc)) from exc
 
 
-def failed(holder: PolicyHolder, exc: InvalidFiles, *, action: str, by: str) -> None:
+def failed(
+    holder: PolicyHolder, exc: InvalidFiles, *, action: str, by: str
+) -> None:
     """Record that an attempt failed validation, with every problem."""
     metrics.RULE_ACTIVATION_FAILURES.labels(action, "invalid").inc()
     log.warning(

@@ -43,7 +43,9 @@ def digest(value: object, key: bytes | None = None) -> dict[str, Any]:
     text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
     data = text.encode("utf-8", "surrogatepass")
     hexdigest = (
-        hmac.new(key, data, hashlib.sha256).hexdigest() if key else hashlib.sha256(data).hexdigest()
+        hmac.new(key, data, hashlib.sha256).hexdigest()
+        if key
+        else hashlib.sha256(data).hexdigest()
     )
     return {"masked": True, "length": len(text), "sha256_prefix": hexdigest[:PREFIX_CHARS]}
 

@@ -182,7 +182,9 @@ class PolicyHolder:
     def _seed(self, policy: Policy) -> None:
         now = self.clock()
         with self.store.write() as conn:
-            rules_store.save_bundle(conn, policy.revision, policy.bundle.as_text(), "seed", now)
+            rules_store.save_bundle(
+                conn, policy.revision, policy.bundle.as_text(), "seed", now
+            )
             if rules_store.seed(conn, policy.revision, now):
                 rules_store.record_activation(
                     conn,

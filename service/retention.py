@@ -112,7 +112,9 @@ def purge(
 class Purger:
     """Purge expired message text every interval, on a daemon thread of its own."""
 
-    def __init__(self, store: Store, retention: timedelta, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self, store: Store, retention: timedelta, clock: Callable[[], datetime]
+    ) -> None:
         self.store, self.retention, self.clock = store, retention, clock
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None

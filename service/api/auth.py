@@ -106,7 +106,9 @@ def _forbidden(key: Key, needed: str, path: str) -> Response:
     response = problem(
         ApiError(403, ErrorCode.FORBIDDEN, "Forbidden", detail, extra={"scope": needed})
     )
-    response.headers["WWW-Authenticate"] = f'{REALM}, error="insufficient_scope", scope="{needed}"'
+    response.headers["WWW-Authenticate"] = (
+        f'{REALM}, error="insufficient_scope", scope="{needed}"'
+    )
     return response
 
 

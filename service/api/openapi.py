@@ -192,7 +192,9 @@ PATHS: dict[str, dict[str, Any]] = {
             "parameters": [
                 _query("case_id", "string", "Only this case.", **ID_LIMITS),
                 _query("customer_id", "string", "Only this customer.", **ID_LIMITS),
-                _query("rule", "string", "Only decisions where this rule matched.", **RULE_LIMITS),
+                _query(
+                    "rule", "string", "Only decisions where this rule matched.", **RULE_LIMITS
+                ),
                 _query("outcome", "string", "The outcome.", enum=["escalate", "route", "none"]),
                 _query("since", "string", "Received at or after (ISO 8601).", "date-time"),
                 _query("until", "string", "Received before (ISO 8601).", "date-time"),
@@ -571,7 +573,9 @@ PATHS.update(
                         minimum=1,
                         maximum=MAX_CURSOR,
                     ),
-                    _query("limit", "integer", "Page size (default 50).", minimum=1, maximum=200),
+                    _query(
+                        "limit", "integer", "Page size (default 50).", minimum=1, maximum=200
+                    ),
                 ],
                 "responses": {
                     **_ADMIN,

@@ -43,7 +43,9 @@ def register(subparsers: Any) -> None:
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     add = actions.add_parser("add", help="add a key; print its token once")
     add.add_argument("name", help="a unique name, recorded as the caller of its decisions")
-    add.add_argument("--scopes", required=True, help=f"comma-separated, of: {', '.join(SCOPES)}")
+    add.add_argument(
+        "--scopes", required=True, help=f"comma-separated, of: {', '.join(SCOPES)}"
+    )
     add.set_defaults(func=main_add)
     revoke = actions.add_parser("revoke", help="revoke a key in every worker within seconds")
     revoke.add_argument("name")

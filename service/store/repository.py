@@ -393,7 +393,9 @@ class DecisionQuery:
     limit: int = 50
 
 
-def list_decisions(conn: sa.Connection, query: DecisionQuery) -> list[tuple[Position, DecisionRow]]:
+def list_decisions(
+    conn: sa.Connection, query: DecisionQuery
+) -> list[tuple[Position, DecisionRow]]:
     """Return stored decisions that pass every filter, in feed order, with their positions.
 
     Feed order is (txid, seq).  On PostgreSQL sequence numbers are taken before

@@ -135,7 +135,9 @@ def record_activation(
 def record_failure(conn: sa.Connection, failure: Mapping[str, Any]) -> None:
     """Keep the last failed attempt to change the rules, for GET /v1/rules."""
     conn.execute(
-        rule_state.update().where(rule_state.c.id == POINTER_ID).values(last_failure=dict(failure))
+        rule_state.update()
+        .where(rule_state.c.id == POINTER_ID)
+        .values(last_failure=dict(failure))
     )
 
 

@@ -37,7 +37,6 @@ def _current_txid_postgresql(element: current_txid, compiler: Any, **kw: Any) ->
 def _current_txid_other(element: current_txid, compiler: Any, **kw: Any) -> str:
     return "0"
 
-
 cases = sa.Table(
     "cases",
     metadata,

@@ -35,32 +35,14 @@ BOUNDED = settings(
     database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
-LANGUAGES = (
-    st.none() | st.sampled_from(["en", "pl", "zh", "ar", "pt-BR", "xx", ""]) | st.text(max_size=8)
+LANGUAGES = st.none() | st.sampled_from(["en", "pl", "zh", "ar", "pt-BR", "xx", ""]) | st.text(
+    max_size=8
 )
 # Words the lexicons hold, mixed into arbitrary text so that scans go past the prefilter.
 WORDS = st.sampled_from(
     [
-        "manager",
-        "supervisor",
-        "sue",
-        "lawyer",
-        "kill",
-        "idiot",
-        "kierownik",
-        "经理",
-        "not",
-        "never",
-        "speak to your",
-        "I will",
-        "!",
-        ",",
-        "...",
-        " ",
-        "\u0301",
-        "İ",
-        "ß",
-        "\u200b",
+        "manager", "supervisor", "sue", "lawyer", "kill", "idiot", "kierownik", "经理", "not",
+        "never", "speak to your", "I will", "!", ",", "...", " ", "\u0301", "İ", "ß", "\u200b",
     ]
 )
 MESSAGES = st.lists(st.text(max_size=30) | WORDS, max_size=30).map("".join)

@@ -476,9 +476,7 @@ def main() -> None:
             f"{events / db_ceiling[backend]:>9.2f}"
         )
     if history:
-        print(
-            f"\n{'one more event, p50 ms':<30} {'10 events':>10} {args.history:>10,} events"
-        )
+        print(f"\n{'one more event, p50 ms':<30} {'10 events':>10} {args.history:>10,} events")
         for backend, (small, large) in history.items():
             print(f"{backend:<30} {small:>10.2f} {large:>17.2f}")
 

@@ -39,12 +39,23 @@ class StrictSchema(Schema):
     def _reject_unknown(self, data: Any, original: Any, **kwargs: Any) -> None:
         if not isinstance(original, Mapping):
             return
-        known = [f.data_key or name for name, f in self.load_fields.items()]
+        known, accepted = self._known_keys()
         errors = {
-            str(key): [unknown_key_message(str(key), known)] for key in original if key not in known
+            str(key): [unknown_key_message(str(key), known)]
+            for key in original
+            if key not in accepted
         }
         if errors:
             raise ValidationError(errors)
+
+    def _known_keys(self) -> tuple[list[str], frozenset[str]]:
+        """Return the keys this schema loads, as a list and a set, worked out once per instance."""
+        cached: tuple[list[str], frozenset[str]] | None = self.__dict__.get("_known")
+        if cached is None:
+            # Schemas are built once and reused across requests: the fields never change.
+            names = [f.data_key or name for name, f in self.load_fields.items()]
+            cached = self._known = (names, frozenset(names))
+        return cached
 
 
 class Choice(validate.Validator):

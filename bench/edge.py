@@ -1,0 +1,155 @@
+"""Measure the request edge in process: what one request costs without a server or network.
+
+    .venv/bin/python bench/edge.py [--requests 2000] [--repeat 5] [--profile 25] 2>/dev/null
+
+Through Flask's test client, on a SQLite file, it times ``POST /bare`` of
+bench/bare_app.py, ``POST /v1/evaluate`` (the README's example) and ``POST
+/v1/cases/{id}/events`` (100 cases, unique event ids): the median over
+``--repeat`` rounds of ms per request.  ``--profile N`` then profiles each
+service endpoint with cProfile and prints its N most expensive functions by
+own time, and the share of the total spent under Flask/Werkzeug, marshmallow,
+json/orjson, the engine and the signals.  It prints figures and asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import json
+import pstats
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from flask.testing import FlaskClient  # noqa: E402
+
+from bench.bare_app import app as bare_app  # noqa: E402
+from bench.ingest import EVALUATE, event_body, now_iso  # noqa: E402
+from service import create_app  # noqa: E402
+from service.policy import build_policy  # noqa: E402
+from tests.support.keys import authorize  # noqa: E402
+
+Call = Callable[[int], int]
+# Where the time goes, by the file a function lives in (first match wins).
+GROUPS = (
+    ("flask/werkzeug", ("/flask/", "/werkzeug/")),
+    ("marshmallow", ("/marshmallow/",)),
+    ("json", ("/json/", "orjson")),
+    ("engine", ("/service/engine/", "durable", "/rules.py")),
+    ("signals", ("/service/signals/", "re2")),
+    ("sqlalchemy/db", ("/sqlalchemy/", "sqlite3", "/service/store/")),
+    ("logging", ("/logging/", "structlog", "/service/logs.py", "prometheus")),
+)
+
+
+def calls(tmp: Path) -> dict[str, Call]:
+    """Return one request per endpoint, each taking a request number and returning the status."""
+    app = create_app(
+        {
+            "INSTANCE_PATH": str(tmp / "instance"),
+            "DECISION_LOG": str(tmp / "decisions.jsonl"),
+            "DATABASE_URL": f"sqlite:///{tmp / 'bench.db'}",
+            "DECISION_LOG_FLUSH_SECONDS": 0,
+            "TIMER_POLL_SECONDS": 0,
+            "WEBHOOK_SEND_SECONDS": 0,
+            "TEXT_PURGE_SECONDS": 0,
+        },
+        policy=build_policy(ROOT / "rules"),
+    )
+    authorize(app)
+    client: FlaskClient = app.test_client()
+    bare: FlaskClient = bare_app.test_client()
+    payload = json.loads(json.dumps(EVALUATE))
+    payload["event"]["occurred_at"] = now_iso()
+    evaluate = json.dumps(payload).encode()
+    bare_body = json.dumps(payload["event"]).encode()
+    run = uuid.uuid4().hex[:8]
+    occurred_at = now_iso()
+    headers = {"Content-Type": "application/json"}
+
+    def event(n: int) -> int:
+        case_id = f"B{n % 100}"
+        body = event_body(
+            case_id, f"{run}-{n}", "Hello, my order has not arrived yet.", occurred_at
+        )
+        return client.post(f"/v1/cases/{case_id}/events", data=body, headers=headers).status_code
+
+    return {
+        "POST /bare (bare Flask)": lambda n: (
+            bare.post("/bare", data=bare_body, headers=headers).status_code
+        ),
+        "POST /v1/evaluate": lambda n: (
+            client.post("/v1/evaluate", data=evaluate, headers=headers).status_code
+        ),
+        "POST case event (sqlite)": event,
+    }
+
+
+def timed(call: Call, start: int, requests: int) -> float:
+    """Return ms per request over ``requests`` calls."""
+    t0 = time.perf_counter()
+    for n in range(start, start + requests):
+        status = call(n)
+        if status >= 300:
+            raise SystemExit(f"request {n} answered {status}")
+    return (time.perf_counter() - t0) * 1000 / requests
+
+
+def profile(name: str, call: Call, start: int, requests: int, top: int) -> None:
+    """Print the ``top`` functions by own time and the share of each group."""
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for n in range(start, start + requests):
+        call(n)
+    profiler.disable()
+    stats = pstats.Stats(profiler)
+    raw = stats.stats  # type: ignore[attr-defined]
+    total = sum(entry[2] for entry in raw.values())
+    shares = dict.fromkeys([g for g, _ in GROUPS] + ["other"], 0.0)
+    for (filename, _, _), entry in raw.items():
+        group = next((g for g, marks in GROUPS if any(m in filename for m in marks)), "other")
+        shares[group] += entry[2]
+    print(f"\n== {name}: {total * 1000 / requests:.3f} ms per request under cProfile")
+    print("   " + ", ".join(f"{g} {s / total:.0%}" for g, s in shares.items()))
+    stats.sort_stats("tottime").print_stats(top)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=2000, help="requests per round")
+    parser.add_argument("--repeat", type=int, default=5, help="rounds; the median is shown")
+    parser.add_argument("--profile", type=int, default=0, help="functions shown per profile")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        endpoints = calls(Path(tmp))
+        offset = 0
+        for call in endpoints.values():  # warm up: first-use caches, the case rows
+            timed(call, offset, 200)
+        offset += 200
+        rounds: dict[str, list[float]] = {name: [] for name in endpoints}
+        for _ in range(args.repeat):
+            for name, call in endpoints.items():
+                rounds[name].append(timed(call, offset, args.requests))
+            offset += args.requests
+        bare = statistics.median(rounds["POST /bare (bare Flask)"])
+        print(f"median of {args.repeat} interleaved rounds of {args.requests} requests")
+        print(f"{'endpoint':<28} {'ms/request':>10} {'/ bare':>7}")
+        for name, figures in rounds.items():
+            ms = statistics.median(figures)
+            print(f"{name:<28} {ms:>10.3f} {ms / bare:>7.2f}")
+        if args.profile:
+            for name, call in endpoints.items():
+                if "bare" not in name:
+                    profile(name, call, offset, args.requests, args.profile)
+                    offset += args.requests
+
+
+if __name__ == "__main__":
+    main()

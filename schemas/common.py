@@ -18,6 +18,7 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
+from service import jsonwire
 from service.hints import Hinted, did_you_mean, one_of
 
 REQUIRED = "this field is required"
@@ -232,6 +233,10 @@ def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 def strict_json(raw: str | bytes) -> Any:
     """Parse JSON refusing duplicate keys and NaN/Infinity; raise StrictJSONError saying where."""
     if isinstance(raw, bytes):
+        try:
+            return jsonwire.loads(raw)  # the common case, several times faster
+        except jsonwire.Unsure:
+            pass  # refused or unsure: the standard library decides, and says where
         # json.loads would guess UTF-16 or UTF-32 from the bytes: the text checks
         # made on the raw bytes (lone surrogates, NUL) hold for UTF-8 only.
         try:

@@ -363,10 +363,12 @@ class LastEscalationV1Schema(StrictSchema):
     rule = string(load_default="")
 
 
-# Built once: building a schema costs more than loading with it, and _build below
-# loads an absent customer or agent (load_default) on every dry run.
+# Built once: building a schema costs more than loading with it.  An absent
+# customer or agent (load_default) is the same immutable value on every dry run.
 _CUSTOMER_SNAPSHOT = CustomerSnapshotV1Schema()
 _AGENT_SNAPSHOT = AgentSnapshotV1Schema()
+_NO_CUSTOMER: CustomerState = _CUSTOMER_SNAPSHOT.load({})
+_NO_AGENT: AgentProfile = _AGENT_SNAPSHOT.load({})
 
 
 class CaseSnapshotV1Schema(StrictSchema):
@@ -407,9 +409,9 @@ class CaseSnapshotV1Schema(StrictSchema):
         customer = data.pop("customer")
         agent = data.pop("agent")
         if isinstance(customer, dict):
-            customer = _CUSTOMER_SNAPSHOT.load(customer)
+            customer = _CUSTOMER_SNAPSHOT.load(customer) if customer else _NO_CUSTOMER
         if isinstance(agent, dict):
-            agent = _AGENT_SNAPSHOT.load(agent)
+            agent = _AGENT_SNAPSHOT.load(agent) if agent else _NO_AGENT
         escalations, standing = (
             {
                 target: Escalated(at=e["at"], severity=e["severity"], rule=e["rule"])

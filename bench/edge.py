@@ -21,6 +21,7 @@ import statistics
 import sys
 import tempfile
 import time
+import timeit
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -28,15 +29,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from flask import Flask  # noqa: E402
 from flask.testing import FlaskClient  # noqa: E402
 
 from bench.bare_app import app as bare_app  # noqa: E402
 from bench.ingest import EVALUATE, event_body, now_iso  # noqa: E402
-from service import create_app  # noqa: E402
+from schemas.common import _pairs, strict_json  # noqa: E402
+from schemas.common import _reject_constant as _reject  # noqa: E402
+from service import create_app, jsonwire  # noqa: E402
 from service.policy import build_policy  # noqa: E402
 from tests.support.keys import authorize  # noqa: E402
 
 Call = Callable[[int], int]
+JSON = {"Content-Type": "application/json"}
 # Where the time goes, by the file a function lives in (first match wins).
 GROUPS = (
     ("flask/werkzeug", ("/flask/", "/werkzeug/")),
@@ -49,7 +54,7 @@ GROUPS = (
 )
 
 
-def calls(tmp: Path) -> dict[str, Call]:
+def calls(tmp: Path) -> tuple[dict[str, Call], Flask]:
     """Return one request per endpoint, each taking a request number and returning the status."""
     app = create_app(
         {
@@ -72,7 +77,7 @@ def calls(tmp: Path) -> dict[str, Call]:
     bare_body = json.dumps(payload["event"]).encode()
     run = uuid.uuid4().hex[:8]
     occurred_at = now_iso()
-    headers = {"Content-Type": "application/json"}
+    headers = JSON
 
     def event(n: int) -> int:
         case_id = f"B{n % 100}"
@@ -89,7 +94,42 @@ def calls(tmp: Path) -> dict[str, Call]:
             client.post("/v1/evaluate", data=evaluate, headers=headers).status_code
         ),
         "POST case event (sqlite)": event,
-    }
+    }, app
+
+
+def json_costs(tmp: Path, app: Flask) -> None:
+    """Print µs per call of json and of orjson (service/jsonwire.py) on the evaluate example.
+
+    The three documents the edge handles: the body, the answer, the decision-log line.
+    """
+    payload = json.loads(json.dumps(EVALUATE))
+    payload["event"]["occurred_at"] = now_iso()
+    raw = json.dumps(payload).encode()
+    answer = app.test_client().post("/v1/evaluate", data=raw, headers=JSON).get_json()
+    record = json.loads((tmp / "decisions.jsonl").read_text().splitlines()[-1])
+    flask = app.json
+    pairs = [
+        ("parse the body", lambda: strict_json_stdlib(raw), lambda: strict_json(raw)),
+        (
+            "write the answer",
+            lambda: flask.dumps(answer, separators=(",", ":")),
+            lambda: jsonwire.dumps(answer, flask.default),
+        ),
+        (
+            "write the log line",
+            lambda: json.dumps(record, ensure_ascii=False, default=str).encode(),
+            lambda: jsonwire.dumps(record, str),
+        ),
+    ]
+    print(f"\n{'JSON, µs per call':<28} {'json':>8} {'orjson':>8}")
+    for name, slow, fast in pairs:
+        costs = [min(timeit.repeat(f, number=2000, repeat=5)) / 2000 * 1e6 for f in (slow, fast)]
+        print(f"{name:<28} {costs[0]:>8.1f} {costs[1]:>8.1f}")
+
+
+def strict_json_stdlib(raw: bytes) -> object:
+    """Parse as strict_json does when orjson steps aside (service/jsonwire.Unsure)."""
+    return json.loads(raw.decode("utf-8-sig"), object_pairs_hook=_pairs, parse_constant=_reject)
 
 
 def timed(call: Call, start: int, requests: int) -> tuple[float, float]:
@@ -133,7 +173,7 @@ def main() -> None:
     parser.add_argument("--profile", type=int, default=0, help="functions shown per profile")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        endpoints = calls(Path(tmp))
+        endpoints, app = calls(Path(tmp))
         offset = 0
         for call in endpoints.values():  # warm up: first-use caches, the case rows
             timed(call, offset, 200)
@@ -150,6 +190,8 @@ def main() -> None:
         print(f"{'endpoint':<28} {'wall ms':>8} {'CPU ms':>8} {'CPU / bare':>10}")
         for name in rounds:
             print(f"{name:<28} {wall[name]:>8.3f} {cpu[name]:>8.3f} {cpu[name] / cpu[bare]:>10.2f}")
+        with app.app_context():
+            json_costs(Path(tmp), app)
         if args.profile:
             for name, call in endpoints.items():
                 if "bare" not in name:

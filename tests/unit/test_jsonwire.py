@@ -57,6 +57,7 @@ def test_strict_json_reads_what_the_standard_library_reads(value: Any, ascii_onl
         (b'{"x": {"k": "a:b", "k": "c"}}', 'the key "k" appears twice in one object'),
         (b'{"a": 1, "a": 2, "t": "\\u003a"}', 'the key "a" appears twice in one object'),
         (b'{"a": 1, "\\u0061": 2}', 'the key "a" appears twice in one object'),
+        (b'{"a": {"b": 1}, "a": {"b:c": 2, "d": 3}}', 'the key "a" appears twice in one object'),
         (b'{"n": NaN}', "NaN is not valid JSON"),
         (b'{"n": 1,}', "Expecting property name enclosed in double quotes"),
         (b'{"n": "\xff"}', "the body is not UTF-8 text (byte 7)"),
@@ -76,6 +77,11 @@ def test_integers_past_64_bits_stay_exact() -> None:
 def test_a_lone_surrogate_escape_is_read_as_the_standard_library_reads_it() -> None:
     # The body check then names the field (service/api/body.py); parsing must not refuse it.
     assert strict_json(b'{"text": "\\ud800"}') == {"text": "\ud800"}
+
+
+def test_deep_nesting_is_read_as_before() -> None:
+    raw = b"[" * 300 + b"]" * 300
+    assert strict_json(raw) == json.loads(raw)
 
 
 def test_a_byte_order_mark_is_read_as_before() -> None:

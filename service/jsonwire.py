@@ -23,13 +23,10 @@ _ESCAPED_COLON = re.compile(rb"\\u003[aA]")
 # (bytes.translate and find: a regular expression costs ten times more here).
 _DIGITS_AS_ZERO = bytes(b"0"[0] if chr(i).isdigit() and i < 128 else b" "[0] for i in range(256))
 _LONG_NUMBER = b"0" * 19
-# orjson's own forms of datetimes, dataclasses and str/int subclasses are not what
-# the standard library's callers produce: those go to ``default``, as with ``json``.
-_DUMP_OPTIONS = (
-    orjson.OPT_PASSTHROUGH_DATETIME
-    | orjson.OPT_PASSTHROUGH_DATACLASS
-    | orjson.OPT_PASSTHROUGH_SUBCLASS
-)
+# orjson's own forms of datetimes and dataclasses are not what the standard library's
+# callers produce: those go to ``default``, as with ``json``.  Subclasses of str, int,
+# dict and list are written as their base type, as ``json`` writes them.
+_DUMP_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
 
 
 class Unsure(Exception):

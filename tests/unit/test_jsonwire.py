@@ -7,7 +7,7 @@ import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import StrEnum
+from enum import IntEnum, StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -106,14 +106,18 @@ class Colour(StrEnum):
     RED = "red"
 
 
+class Size(IntEnum):
+    BIG = 3
+
+
 @dataclass
 class Point:
     x: int
 
 
-def test_dumps_hands_datetimes_dataclasses_and_subclasses_to_default() -> None:
+def test_dumps_writes_datetimes_dataclasses_and_enums_as_json_does() -> None:
     moment = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
-    value = {"at": moment, "p": Point(1), "c": Colour.RED, "id": uuid.UUID(int=1)}
+    value = {"at": moment, "p": Point(1), "c": Colour.RED, "s": Size.BIG, "id": uuid.UUID(int=1)}
 
     assert json.loads(jsonwire.dumps(value, str)) == json.loads(json.dumps(value, default=str))
 

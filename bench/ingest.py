@@ -34,6 +34,7 @@ import contextlib
 import json
 import multiprocessing
 import os
+import signal
 import socket
 import sqlite3
 import statistics
@@ -398,6 +399,8 @@ def main() -> None:
         "--repeat", type=int, default=3, help="interleaved rounds; the median is shown"
     )
     args = parser.parse_args()
+    # Stopped from outside, still stop the servers and drop the schema on the way out.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("stopped by SIGTERM"))
 
     with contextlib.ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))

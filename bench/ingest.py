@@ -1,7 +1,7 @@
 """Benchmark the request edge over HTTP: the service next to a bare Flask app, same server.
 
     .venv/bin/python bench/ingest.py [--seconds 5] [--clients 16] [--repeat 3]
-        [--backends sqlite postgres] [--history 10000]
+        [--backends sqlite postgres] [--history 10000] [--baseline ../main]
 
 Under the project's own ``gunicorn.conf.py`` (its worker class, 2 workers, its
 threads) it starts:
@@ -23,7 +23,10 @@ plain insert-and-commit loop on SQLite with the service's settings (WAL,
 synchronous=FULL, one row per commit), and psycopg with 8 threads on
 PostgreSQL, one row per commit; events/s as a fraction of each.  With
 ``--history N`` (0 skips it), the cost of one more event on a case holding 10
-and ``N`` events, one client at a time.  It prints figures and asserts nothing.
+and ``N`` events, one client at a time.  ``--baseline DIR`` also starts the
+service of another checkout (e.g. a worktree of main) on its own databases and
+runs its endpoints in the same rounds: on a shared machine, the only fair
+before-and-after.  It prints figures and asserts nothing.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -65,8 +69,15 @@ MakeRequest = Callable[[int, int], bytes]  # (connection index, request number) 
 # -- servers --------------------------------------------------------------------
 
 
-class BareServer(Server):
-    """bench/bare_app.py under the same gunicorn.conf.py as the service."""
+class TreeServer(Server):
+    """``app`` of the checkout at ``root``, under that checkout's gunicorn.conf.py."""
+
+    def __init__(
+        self, instance: Path, *, root: Path = ROOT, app: str = "wsgi:app", **kwargs: Any
+    ) -> None:
+        super().__init__(instance, workers=2, **kwargs)
+        self.root, self.app = root, app
+        self.env["PYTHONPATH"] = str(root)  # that checkout's code, not the editable install's
 
     def _spawn(self) -> None:
         self.env["ESCALATION_BIND"] = f"127.0.0.1:{self.port}"
@@ -74,8 +85,8 @@ class BareServer(Server):
         self._log_start = self._log.tell()
         gunicorn = Path(sys.executable).parent / "gunicorn"
         self.proc = subprocess.Popen(
-            [str(gunicorn), "-c", "gunicorn.conf.py", "bench.bare_app:app"],
-            cwd=ROOT,
+            [str(gunicorn), "-c", "gunicorn.conf.py", self.app],
+            cwd=self.root,
             env=self.env,
             stdin=subprocess.DEVNULL,
             stdout=self._log,
@@ -86,6 +97,7 @@ class BareServer(Server):
 
 def _canned(sock: socket.socket) -> None:
     """Answer every request on ``sock`` with a fixed 201: the load generator's ceiling."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # forked: not the parent's clean-up
     answer = (
         b"HTTP/1.1 201 Created\r\nContent-Type: application/json\r\n"
         b'Content-Length: 11\r\n\r\n{"ok":true}'
@@ -125,7 +137,7 @@ def canned_responder() -> Iterator[int]:
 def database(backend: str, workdir: Path) -> Iterator[str]:
     """Yield a fresh database URL: a file for SQLite, a throw-away schema on PostgreSQL."""
     if backend == "sqlite":
-        yield f"sqlite:///{workdir / 'bench.db'}"
+        yield f"sqlite:///{workdir / f'bench-{uuid.uuid4().hex[:8]}.db'}"
         return
     with temporary_schema("bench") as url:
         yield url
@@ -398,6 +410,11 @@ def main() -> None:
     parser.add_argument(
         "--repeat", type=int, default=3, help="interleaved rounds; the median is shown"
     )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="another checkout (e.g. a worktree of main) whose service runs in the same rounds",
+    )
     args = parser.parse_args()
     # Stopped from outside, still stop the servers and drop the schema on the way out.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit("stopped by SIGTERM"))
@@ -405,22 +422,29 @@ def main() -> None:
     with contextlib.ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
         servers: dict[str, Server] = {}
-        bare = BareServer(tmp / "bare", workers=2)
-        stack.callback(bare.stop)
-        servers["bare"] = bare.start()
-        urls: dict[str, str] = {}
-        for backend in args.backends:
-            urls[backend] = stack.enter_context(database(backend, tmp))
-            server = Server(tmp / backend, workers=2, database_url=urls[backend])
+        trees = {"": ROOT} | ({" baseline": args.baseline.resolve()} if args.baseline else {})
+
+        def start(name: str, server: Server) -> None:
             stack.callback(server.stop)
-            servers[backend] = server.start()
+            servers[name] = server.start()
+
+        start("bare", TreeServer(tmp / "bare", app="bench.bare_app:app"))
+        urls: dict[str, str] = {}
+        for tree, root in trees.items():
+            for backend in args.backends:
+                name = f"{backend}{tree}"
+                urls[name] = stack.enter_context(database(backend, tmp))
+                start(name, TreeServer(tmp / name, root=root, database_url=urls[name]))
         evaluate_on = args.backends[0]
 
         # (label, server, request maker); every round runs each once, in this order.
         endpoints: list[tuple[str, str, Callable[[], MakeRequest]]] = [
-            ("POST /bare (bare Flask)", "bare", bare_request),
-            (f"POST /v1/evaluate ({evaluate_on})", evaluate_on, evaluate_request),
-        ] + [(f"POST case event ({b})", b, events_request) for b in args.backends]
+            ("POST /bare (bare Flask)", "bare", bare_request)
+        ]
+        for tree in trees:
+            endpoints += [
+                (f"POST /v1/evaluate ({evaluate_on}{tree})", evaluate_on + tree, evaluate_request)
+            ] + [(f"POST case event ({b}{tree})", b + tree, events_request) for b in args.backends]
         runs: dict[str, list[dict[str, float]]] = {label: [] for label, _, _ in endpoints}
         ceilings: list[float] = []
         with canned_responder() as canned_port:
@@ -456,28 +480,29 @@ def main() -> None:
         f"median of {args.repeat} interleaved rounds of {args.seconds:g} s; "
         f"{os.cpu_count()} cores shared by the load generator and the servers\n"
     )
-    print(f"{'endpoint':<30} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'/ bare':>7}")
+    print(f"{'endpoint':<38} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'/ bare':>7}")
     for label, figures in shown.items():
         print(
-            f"{label:<30} {figures['rate']:>8,.0f} {figures['p50']:>8.2f} "
+            f"{label:<38} {figures['rate']:>8,.0f} {figures['p50']:>8.2f} "
             f"{figures['p99']:>8.2f} {figures['errors']:>7.0f} {figures['rate'] / base:>7.2f}"
         )
     print(
         f"\nload generator ceiling (canned asyncio responder, same request as /bare): "
         f"{statistics.median(ceilings):,.0f} req/s"
     )
-    print(f"\n{'database ceiling':<44} {'commits/s':>10} {'events/s':>9} {'fraction':>9}")
+    print(f"\n{'database ceiling':<53} {'commits/s':>10} {'events/s':>9} {'fraction':>9}")
     for backend in args.backends:
         how = (
             "SQLite WAL, synchronous=FULL, 1 row/commit"
             if backend == "sqlite"
             else "psycopg, 8 threads, 1 row/commit"
         )
-        events = shown[f"POST case event ({backend})"]["rate"]
-        print(
-            f"{how:<44} {db_ceiling[backend]:>10,.0f} {events:>9,.0f} "
-            f"{events / db_ceiling[backend]:>9.2f}"
-        )
+        for tree in (" baseline",) * bool(args.baseline) + ("",):
+            events = shown[f"POST case event ({backend}{tree})"]["rate"]
+            print(
+                f"{how + tree:<53} {db_ceiling[backend]:>10,.0f} {events:>9,.0f} "
+                f"{events / db_ceiling[backend]:>9.2f}"
+            )
     if history:
         print(f"\n{'one more event, p50 ms':<30} {'10 events':>10} {args.history:>10,} events")
         for backend, (small, large) in history.items():

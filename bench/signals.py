@@ -1,7 +1,7 @@
 """Measure text signals on the labelled corpus: precision and recall, and matching speed.
 
     .venv/bin/python bench/signals.py [--language pl] [--show-errors] [--seconds 2]
-        [--corpus bench/heldout2] [--off cues,fuzzy] [--no-speed]
+        [--corpus bench/heldout2] [--off cues,fuzzy] [--no-speed] [--profile]
 
 Prints, per language and signal, true and false positives, misses, precision
 and recall over tests/corpus/*.yaml (messages marked known_error included),
@@ -13,12 +13,16 @@ Times are this process's CPU time, so a busy shared machine slows the
 figures less than wall-clock time would.
 ``--off`` leaves detector mechanisms out (cues, infinitive, respell,
 transliterate, fuzzy, borrowings), to show what each costs and finds.
+``--profile`` prints instead where the time goes (cProfile, by own time)
+over three passes of the corpus and over one 100,000-character text.
 It asserts nothing.
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
+import pstats
 import random
 import sys
 import time
@@ -38,6 +42,33 @@ def ratio(numerator: int, denominator: int) -> str:
     return f"{numerator / denominator:.2f}" if denominator else "  - "
 
 
+def long_text(texts: list[str], size: int, rng: random.Random) -> str:
+    """Return a text of ``size`` characters: corpus words, 50 to a sentence."""
+    words = " ".join(texts).split()
+    text = ""
+    while len(text) < size:
+        text += " ".join(rng.choice(words) for _ in range(50)) + ". "
+    return text[:size]
+
+
+def profile(detector: Detector, texts: list[str]) -> None:
+    """Print where detection spends its time, over the corpus and over one long text."""
+    for text in texts:
+        detector.detect(text)  # compile on first use, as a running service has
+    rng = random.Random(3)
+    for label, work in (
+        ("three passes over the corpus", texts * 3),
+        ("one text of 100,000 characters", [long_text(texts, 100_000, rng)]),
+    ):
+        profiler = cProfile.Profile()
+        profiler.enable()
+        for text in work:
+            detector.detect(text)
+        profiler.disable()
+        print(f"\n{label}:")
+        pstats.Stats(profiler, stream=sys.stdout).sort_stats("tottime").print_stats(15)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--language", help="only this language")
@@ -53,6 +84,7 @@ def main() -> None:
         "--off", default="", help=f"mechanisms to leave out (comma-separated): {MECHANISMS}"
     )
     parser.add_argument("--no-speed", action="store_true", help="skip the speed measures")
+    parser.add_argument("--profile", action="store_true", help="profile instead of measuring")
     args = parser.parse_args()
 
     off = frozenset(m for m in args.off.split(",") if m)
@@ -62,6 +94,9 @@ def main() -> None:
     messages = [
         m for m in load_corpus(args.corpus) if not args.language or m.language == args.language
     ]
+    if args.profile:
+        profile(detector, [m.text for m in messages])
+        return
     counts: Counter[tuple[str, str, str]] = Counter()
     errors = []
     for message in messages:
@@ -138,13 +173,9 @@ def main() -> None:
     )
 
     rng = random.Random(3)
-    words = " ".join(texts).split()
     print(f"\n{'characters':>11} {'ms':>9} {'µs per 1,000 characters':>25}")
     for size in (1_000, 10_000, 100_000, 1_000_000):
-        text = ""
-        while len(text) < size:
-            text += " ".join(rng.choice(words) for _ in range(50)) + ". "
-        text = text[:size]
+        text = long_text(texts, size, rng)
         began = time.process_time()
         detector.detect(text)
         spent = time.process_time() - began

@@ -363,6 +363,14 @@ class LastEscalationV1Schema(StrictSchema):
     rule = string(load_default="")
 
 
+# Built once: building a schema costs more than loading with it.  An absent
+# customer or agent (load_default) is the same immutable value on every dry run.
+_CUSTOMER_SNAPSHOT = CustomerSnapshotV1Schema()
+_AGENT_SNAPSHOT = AgentSnapshotV1Schema()
+_NO_CUSTOMER: CustomerState = _CUSTOMER_SNAPSHOT.load({})
+_NO_AGENT: AgentProfile = _AGENT_SNAPSHOT.load({})
+
+
 class CaseSnapshotV1Schema(StrictSchema):
     """A case's aggregates before the event, with its customer and agent."""
 
@@ -401,9 +409,9 @@ class CaseSnapshotV1Schema(StrictSchema):
         customer = data.pop("customer")
         agent = data.pop("agent")
         if isinstance(customer, dict):
-            customer = CustomerSnapshotV1Schema().load(customer)
+            customer = _CUSTOMER_SNAPSHOT.load(customer) if customer else _NO_CUSTOMER
         if isinstance(agent, dict):
-            agent = AgentSnapshotV1Schema().load(agent)
+            agent = _AGENT_SNAPSHOT.load(agent) if agent else _NO_AGENT
         escalations, standing = (
             {
                 target: Escalated(at=e["at"], severity=e["severity"], rule=e["rule"])
@@ -817,6 +825,11 @@ class CustomerV1Schema(Schema):
     )
 
 
+# Built once, for the functions of CaseV1Schema below.
+_AGGREGATES = AggregatesV1Schema()
+_LAST_ESCALATION = LastEscalationOutV1Schema()
+
+
 class CaseV1Schema(Schema):
     """A case as the service sees it: aggregates, customer, flags, decisions so far."""
 
@@ -825,16 +838,12 @@ class CaseV1Schema(Schema):
     event_count = fields.Integer()
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
-    aggregates = fields.Function(lambda v: AggregatesV1Schema().dump(v.state))
+    aggregates = fields.Function(lambda v: _AGGREGATES.dump(v.state))
     last_escalations = fields.Function(
-        lambda v: {
-            t: LastEscalationOutV1Schema().dump(e) for t, e in v.state.last_escalations.items()
-        }
+        lambda v: {t: _LAST_ESCALATION.dump(e) for t, e in v.state.last_escalations.items()}
     )
     open_escalations = fields.Function(
-        lambda v: {
-            t: LastEscalationOutV1Schema().dump(e) for t, e in v.state.open_escalations.items()
-        },
+        lambda v: {t: _LAST_ESCALATION.dump(e) for t, e in v.state.open_escalations.items()},
         metadata={"description": "Escalations still open (standing), by target."},
     )
     decisions = fields.List(
@@ -1096,6 +1105,9 @@ class LastAttemptV1Schema(Schema):
     duration_ms = fields.Float()
 
 
+_LAST_ATTEMPT = LastAttemptV1Schema()  # built once, for FailingDeliveryV1Schema
+
+
 class FailingDeliveryV1Schema(Schema):
     """A webhook delivery that failed or is being retried (never its payload)."""
 
@@ -1108,7 +1120,7 @@ class FailingDeliveryV1Schema(Schema):
     status = fields.String(metadata={"enum": ["failed", "retrying"]})
     attempts = fields.Function(lambda d: len(d.attempts))
     last_attempt = fields.Function(
-        lambda d: LastAttemptV1Schema().dump(d.attempts[-1]) if d.attempts else None
+        lambda d: _LAST_ATTEMPT.dump(d.attempts[-1]) if d.attempts else None
     )
     next_attempt_at = fields.DateTime(allow_none=True)
     created_at = fields.DateTime()

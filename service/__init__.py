@@ -34,6 +34,7 @@ def create_app(
     from service import logs
     from service.activation import Guard, replayer_for
     from service.api import auth, context, errors, observe, register_blueprints
+    from service.api.json_provider import FastJSONProvider
     from service.api.openapi import build_spec
     from service.claimer import Claimer, log_fired
     from service.decision_log import DecisionLog, Outbox
@@ -49,12 +50,13 @@ def create_app(
     overrides = dict(config or {})
     instance = overrides.pop("INSTANCE_PATH", None) or os.environ.get("ESCALATION_INSTANCE_PATH")
     app = Flask(__name__, instance_path=instance, instance_relative_config=True)
+    app.json = FastJSONProvider(app)  # orjson writes the JSON responses (service/jsonwire.py)
     app.config.from_mapping(settings.defaults(app.instance_path))
     app.config.from_mapping(settings.from_environment(os.environ))
     app.config.from_mapping(overrides)
     os.makedirs(app.instance_path, exist_ok=True)
     logs.configure(app.config["LOG_LEVEL"])
-    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.json.sort_keys = False
 
     engine = create_engine(app.config["DATABASE_URL"])
     if app.config["AUTO_MIGRATE"]:

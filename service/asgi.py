@@ -17,9 +17,8 @@ from typing import Any, cast
 
 from a2wsgi import WSGIMiddleware
 
-from schemas.api import ProblemV1Schema
 from service.api.codes import ErrorCode
-from service.api.errors import PROBLEM_JSON, PROBLEM_TYPE
+from service.api.errors import PROBLEM_JSON, PROBLEM_TYPE, PROBLEM_V1
 
 Message = MutableMapping[str, Any]
 Scope = MutableMapping[str, Any]
@@ -146,7 +145,7 @@ async def _problem(
     scope: Scope, send: Send, status: int, code: ErrorCode, title: str, detail: str
 ) -> None:
     """Answer problem+json and close: the rest of the body is never read."""
-    document = ProblemV1Schema().dump(
+    document = PROBLEM_V1.dump(
         {
             "type": PROBLEM_TYPE + code,
             "title": title,

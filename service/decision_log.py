@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
-from service import metrics
+from service import jsonwire, metrics
 from service.engine.catalog import SERVER_EVENT_TYPES
 from service.masking import (
     NOTHING_READABLE,
@@ -187,7 +187,10 @@ class DecisionLog:
 
     def write(self, entry: Mapping[str, Any]) -> None:
         """Append one record as one line, to the file now at the path."""
-        line = (json.dumps(entry, ensure_ascii=False, default=str) + "\n").encode("utf-8")
+        try:
+            line = jsonwire.dumps(entry, str) + b"\n"
+        except jsonwire.Unsure:  # what orjson cannot write, the standard library writes as before
+            line = (json.dumps(entry, ensure_ascii=False, default=str) + "\n").encode("utf-8")
         try:
             with self._lock:
                 if self.path is None:

@@ -16,13 +16,14 @@ from service.cases.model import AgentProfile
 from service.store import repository as repo
 
 bp = Blueprint("agents", __name__)
+# Reused: building a schema costs more than loading or dumping with it.
+AGENT_V1 = AgentV1Schema()
+AGENT_PROFILE_V1 = AgentProfileV1Schema()
 
 
 def _dump(profile: AgentProfile) -> dict[str, Any]:
     effective = profile.limits or services().policies.current.ruleset.defaults.agent_limits
-    dumped: dict[str, Any] = AgentV1Schema().dump(
-        {**profile.__dict__, "effective_limits": effective}
-    )
+    dumped: dict[str, Any] = AGENT_V1.dump({**profile.__dict__, "effective_limits": effective})
     return dumped
 
 
@@ -41,7 +42,7 @@ def get_agent(agent_id: str) -> dict[str, Any]:
 @bp.put("/v1/agents/<agent_id>")
 def put_agent(agent_id: str) -> tuple[dict[str, Any], int]:
     """Create or replace an agent's limit profile and skills."""
-    data = body.load(AgentProfileV1Schema())
+    data = body.load(AGENT_PROFILE_V1)
     profile = AgentProfile(
         id=body.path_id("agent_id", agent_id), limits=data["limits"], skills=tuple(data["skills"])
     )

@@ -14,6 +14,8 @@ from service.api.context import services
 from service.store import repository as repo
 
 bp = Blueprint("decisions", __name__)
+DECISION_QUERY_V1 = DecisionQueryV1Schema()
+DECISION_PAGE_V1 = DecisionPageV1Schema()
 DECISION_V1 = DecisionV1Schema()  # reused: building a schema costs more than dumping with it
 
 
@@ -29,12 +31,12 @@ def stored_decision(row: repo.DecisionRow, *, customer: bool) -> dict[str, Any]:
 @bp.get("/v1/decisions")
 def list_decisions() -> dict[str, Any]:
     """Return a page of stored decisions in feed order; follow next_after for the next page."""
-    query = repo.DecisionQuery(**body.validate(DecisionQueryV1Schema(), request.args.to_dict()))
+    query = repo.DecisionQuery(**body.validate(DECISION_QUERY_V1, request.args.to_dict()))
     with services().store.read() as conn:
         rows = repo.list_decisions(conn, query)
     # An empty page hands the cursor back, so a follower polls from where it is.
     last = rows[-1][0] if rows else query.after
-    page: dict[str, Any] = DecisionPageV1Schema().dump(
+    page: dict[str, Any] = DECISION_PAGE_V1.dump(
         {
             "decisions": [stored_decision(row, customer=True) for _, row in rows],
             "next_after": None if last is None else feed_token(last),

@@ -21,6 +21,8 @@ log = logging.getLogger(__name__)
 
 PROBLEM_TYPE = "https://escalation.example/problems/"
 PROBLEM_JSON = "application/problem+json"
+# Reused: building a schema costs more than dumping with it.
+PROBLEM_V1 = ProblemV1Schema()
 
 # HTTP status -> (code, title) for errors raised by Flask and Werkzeug.
 HTTP_CODES = {
@@ -70,7 +72,7 @@ def validation_error(exc: ValidationError, prefix: Sequence[str] = ()) -> ApiErr
 
 def problem(error: ApiError) -> Response:
     """Render an ApiError as a problem+json response."""
-    body = ProblemV1Schema().dump(
+    body = PROBLEM_V1.dump(
         {
             "type": PROBLEM_TYPE + error.code,
             "title": error.title,

@@ -38,7 +38,9 @@ QUERY_V1 = EvaluateQueryV1Schema()
 @bp.post("/v1/evaluate")
 def evaluate_event() -> dict[str, Any]:
     """Decide on one event given a case snapshot; store nothing; explain=full says why not."""
-    full = body.validate(QUERY_V1, request.args.to_dict()).get("explain") == "full"
+    # Most calls carry no query string: nothing to validate then.
+    query = body.validate(QUERY_V1, request.args.to_dict()) if request.args else {}
+    full = query.get("explain") == "full"
     # A candidate bundle may ride along, lexicons and all.
     request.max_content_length = current_app.config["BUNDLE_MAX_BYTES"]
     raw = body.json_body()

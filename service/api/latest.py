@@ -13,12 +13,15 @@ from service.api.decisions import stored_decision
 from service.store import ops
 
 bp = Blueprint("latest_decisions", __name__)
+# Reused: building a schema costs more than loading or dumping with it.
+LATEST_DECISIONS_QUERY_V1 = LatestDecisionsQueryV1Schema()
+LATEST_DECISIONS_PAGE_V1 = LatestDecisionsPageV1Schema()
 
 
 @bp.get("/v1/decisions/latest")
 def latest_decisions() -> dict[str, Any]:
     """Return a page of stored decisions, newest first; follow next_before for older ones."""
-    query = body.validate(LatestDecisionsQueryV1Schema(), request.args.to_dict())
+    query = body.validate(LATEST_DECISIONS_QUERY_V1, request.args.to_dict())
     with services().store.read() as conn:
         rows = ops.latest_decisions(
             conn,
@@ -28,7 +31,7 @@ def latest_decisions() -> dict[str, Any]:
             before=query.get("before"),
             limit=query["limit"],
         )
-    page: dict[str, Any] = LatestDecisionsPageV1Schema().dump(
+    page: dict[str, Any] = LATEST_DECISIONS_PAGE_V1.dump(
         {
             # The same form as GET /v1/decisions, so masking applies alike.
             "decisions": [stored_decision(row, customer=True) for _, row in rows],

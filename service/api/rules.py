@@ -27,6 +27,11 @@ from service.ruleset.issues import InvalidFiles
 from service.store import rules as rules_store
 
 bp = Blueprint("rules", __name__)
+# Reused: building a schema costs more than loading or dumping with it.
+ACTIVE_RULESET_V1 = ActiveRulesetV1Schema()
+VALIDATION_RESULT_V1 = ValidationResultV1Schema()
+ACTIVATED_V1 = ActivatedV1Schema()
+REVISIONS_PAGE_V1 = RevisionsPageV1Schema()
 ACTIVATE_V1 = ActivateRequestV1Schema()
 VALIDATE_V1 = ValidateRequestV1Schema()
 ISSUES_V1 = RuleIssueV1Schema(many=True)
@@ -74,7 +79,7 @@ def active_rules() -> dict[str, Any]:
         failure = rules_store.last_failure(conn)
         activated_at = rules_store.activated_at(conn)
     policy = svc.policies.current
-    result: dict[str, Any] = ActiveRulesetV1Schema().dump(
+    result: dict[str, Any] = ACTIVE_RULESET_V1.dump(
         {
             **_summary(policy),
             "active_revision": active.revision if active else policy.revision,
@@ -99,7 +104,7 @@ def validate_rules() -> dict[str, Any]:
     except InvalidFiles as exc:
         issues = ISSUES_V1.dump([i.as_dict() for i in exc.issues])
         return {"valid": False, "revision": None, "issues": issues}
-    result: dict[str, Any] = ValidationResultV1Schema().dump(
+    result: dict[str, Any] = VALIDATION_RESULT_V1.dump(
         {"valid": True, "revision": checked.revision, "issues": []}
     )
     return result
@@ -127,7 +132,7 @@ def _activate(candidate: Policy, action: str, force: bool) -> dict[str, Any]:
         ) from exc
     with svc.store.read() as conn:
         entry = rules_store.history(conn, 1, before=done.activation_id + 1)[0]
-    result: dict[str, Any] = ActivatedV1Schema().dump(
+    result: dict[str, Any] = ACTIVATED_V1.dump(
         {
             **_summary(done.policy),
             "previous_revision": done.previous_revision,
@@ -189,5 +194,5 @@ def revisions() -> dict[str, Any]:
         "activations": entries,
         "next_before": entries[-1].id if len(entries) == limit else None,
     }
-    result: dict[str, Any] = RevisionsPageV1Schema().dump(page)
+    result: dict[str, Any] = REVISIONS_PAGE_V1.dump(page)
     return result

@@ -13,6 +13,9 @@ from service.api.context import services
 from service.store import ops
 
 bp = Blueprint("stats", __name__)
+# Reused: building a schema costs more than loading or dumping with it.
+ESCALATION_STATS_QUERY_V1 = EscalationStatsQueryV1Schema()
+ESCALATION_STATS_V1 = EscalationStatsV1Schema()
 RULES_LISTED = 50
 
 
@@ -23,7 +26,7 @@ def _rate(part: int, whole: int) -> float | None:
 @bp.get("/v1/stats/escalations")
 def escalation_stats() -> dict[str, Any]:
     """Return decisions and escalations per bucket over the window, and by rule."""
-    query = body.validate(EscalationStatsQueryV1Schema(), request.args.to_dict())
+    query = body.validate(ESCALATION_STATS_QUERY_V1, request.args.to_dict())
     window: timedelta = query["window"]
     bucket: timedelta = query["bucket"]
     until = services().clock()
@@ -55,7 +58,7 @@ def escalation_stats() -> dict[str, Any]:
         "route": routed,
         "none": decisions - escalations - routed,
     }
-    stats: dict[str, Any] = EscalationStatsV1Schema().dump(
+    stats: dict[str, Any] = ESCALATION_STATS_V1.dump(
         {
             # As asked (24h stays 24h), else the default.
             "window": request.args.get("window") or spell(window),

@@ -24,6 +24,14 @@ from service.webhooks import outbox, rules
 
 # Every route needs rules:admin (service/api/auth.py): endpoints choose where decisions go.
 bp = Blueprint("webhooks", __name__)
+# Reused: building a schema costs more than loading or dumping with it.
+DELIVERY_V1 = DeliveryV1Schema()
+WEBHOOK_REQUEST_V1 = WebhookRequestV1Schema()
+WEBHOOK_CREATED_V1 = WebhookCreatedV1Schema()
+WEBHOOK_V1 = WebhookV1Schema()
+WEBHOOK_LIST_V1 = WebhookListV1Schema()
+DELIVERY_QUERY_V1 = DeliveryQueryV1Schema()
+DELIVERY_PAGE_V1 = DeliveryPageV1Schema()
 
 
 def _not_found(webhook_id: str) -> ApiError:
@@ -31,9 +39,7 @@ def _not_found(webhook_id: str) -> ApiError:
 
 
 def _delivery(delivery: db.Delivery, webhook_id: str) -> dict[str, Any]:
-    dumped: dict[str, Any] = DeliveryV1Schema().dump(
-        {**delivery.__dict__, "webhook_id": webhook_id}
-    )
+    dumped: dict[str, Any] = DELIVERY_V1.dump({**delivery.__dict__, "webhook_id": webhook_id})
     return dumped
 
 
@@ -41,7 +47,7 @@ def _delivery(delivery: db.Delivery, webhook_id: str) -> dict[str, Any]:
 def put_webhook(webhook_id: str) -> tuple[dict[str, Any], int]:
     """Register or replace an endpoint; a generated secret is returned this once."""
     webhook_id = body.path_id("webhook_id", webhook_id)
-    data = body.load(WebhookRequestV1Schema())
+    data = body.load(WEBHOOK_REQUEST_V1)
     store = services().store
     with store.write() as conn:
         existing = db.get_endpoint(conn, webhook_id)
@@ -58,7 +64,7 @@ def put_webhook(webhook_id: str) -> tuple[dict[str, Any], int]:
     shown = {k: v for k, v in endpoint.__dict__.items() if k != "secret"}
     if generated:
         shown["secret"] = generated  # the only time it is shown
-    answer: dict[str, Any] = WebhookCreatedV1Schema().dump(shown)
+    answer: dict[str, Any] = WEBHOOK_CREATED_V1.dump(shown)
     return answer, 201 if created else 200
 
 
@@ -69,7 +75,7 @@ def get_webhook(webhook_id: str) -> dict[str, Any]:
         endpoint = db.get_endpoint(conn, body.path_id("webhook_id", webhook_id))
     if endpoint is None:
         raise _not_found(webhook_id)
-    dumped: dict[str, Any] = WebhookV1Schema().dump(endpoint)
+    dumped: dict[str, Any] = WEBHOOK_V1.dump(endpoint)
     return dumped
 
 
@@ -90,7 +96,7 @@ def list_webhooks() -> dict[str, Any]:
     """Return every registered endpoint, without secrets."""
     with services().store.read() as conn:
         endpoints = db.list_endpoints(conn)
-    dumped: dict[str, Any] = WebhookListV1Schema().dump({"webhooks": endpoints})
+    dumped: dict[str, Any] = WEBHOOK_LIST_V1.dump({"webhooks": endpoints})
     return dumped
 
 
@@ -98,7 +104,7 @@ def list_webhooks() -> dict[str, Any]:
 def list_deliveries(webhook_id: str) -> dict[str, Any]:
     """Return an endpoint's deliveries, newest first, with every attempt."""
     webhook_id = body.path_id("webhook_id", webhook_id)
-    query = body.validate(DeliveryQueryV1Schema(), request.args.to_dict())
+    query = body.validate(DELIVERY_QUERY_V1, request.args.to_dict())
     with services().store.read() as conn:
         endpoint = db.get_endpoint(conn, webhook_id)
         if endpoint is None:
@@ -110,7 +116,7 @@ def list_deliveries(webhook_id: str) -> dict[str, Any]:
             before=query.get("before"),
             limit=query["limit"],
         )
-    page: dict[str, Any] = DeliveryPageV1Schema().dump(
+    page: dict[str, Any] = DELIVERY_PAGE_V1.dump(
         {
             "deliveries": [{**d.__dict__, "webhook_id": webhook_id} for d in found],
             "next_before": found[-1].seq if len(found) == query["limit"] else None,

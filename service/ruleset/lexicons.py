@@ -111,9 +111,11 @@ def load_file(path: str, located: Located) -> tuple[LexiconFile | None, list[Iss
     }
     words: set[str] = set()
     keys: set[tuple[str, bool, bool]] = set()
+    reach = 0
     for pattern, _, _ in phrases:
         items = patterns.parse(pattern, bare, lists)
         keys |= {(w.text, w.prefix, w.suffix) for w in patterns.all_words(items)}
+        reach = max(reach, patterns.max_tokens(items))
         if pattern not in exact:
             words |= patterns.literal_words(items)
 
@@ -136,6 +138,7 @@ def load_file(path: str, located: Located) -> tuple[LexiconFile | None, list[Iss
             infinitive_not=tuple(patterns.build_one(r) for _, _, r in cues["infinitive_not"]),
             words=frozenset(words),
             keys=frozenset(keys),
+            reach=reach,
             shouting=(
                 Shouting(line_of(lines, ("shouting",)), **data["shouting"])
                 if data["shouting"]

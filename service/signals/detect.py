@@ -13,6 +13,11 @@ A language's ``spelling.yaml`` makes a variant of the message for that
 language's files only: chat spellings and borrowed words rewritten, Latin
 letters transliterated, and a word of six letters or more one edit away from
 a lexicon word corrected.  Every rewrite inside a match shows in its evidence.
+
+What it costs: the variant is made only when some rewritten word is one a
+phrase of the language may match, and searched only within a phrase's reach
+of its rewritten words; cues are found left to right only as far as the
+candidates judged need them, and only those an RE2 set saw in the text.
 """
 
 from __future__ import annotations
@@ -20,9 +25,12 @@ from __future__ import annotations
 import functools
 import itertools
 import re
-from collections.abc import Iterable, Iterator, Mapping
+import sys
+from bisect import bisect_right, insort
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from operator import itemgetter
+from typing import Any, TypeVar
 
 import re2
 
@@ -34,8 +42,6 @@ from service.signals.normalize import (
     SOFT,
     Canonical,
     Normalized,
-    Token,
-    canonical,
     is_cjk,
     normalize,
     strip_diacritics,
@@ -75,18 +81,88 @@ class Cancelled:
     cue_source: str  # file:line of the cue that cancelled it
 
 
-def _spans(regexes: tuple[Regex, ...], canon: Canonical) -> Iterator[tuple[int, int]]:
-    """Yield the (first, last) token indices of every match of each expression."""
-    for regex in regexes:
-        for match in regex.finditer(canon.data):
-            if match.end() > match.start():
-                yield canon.starts[match.start()], canon.ends[match.end()]
+_END = sys.maxsize
+_FIRST = itemgetter(0)
+
+
+class _Chain:
+    """The matches of one expression in one reading, found left to right only as far as asked.
+
+    They are the matches ``finditer`` gives over the whole text (none
+    overlapping another), but a scan that accepts an early candidate of a
+    long message never pays for the rest of it.
+    """
+
+    def __init__(self, regex: Regex, canon: Canonical) -> None:
+        self.canon = canon
+        self.spans: list[tuple[int, int]] = []  # (first, last) token of each non-empty match
+        self._regex = regex
+        self._matches: Iterator[Any] | None = None  # started on the first pull
+        self._until = -1  # every match starting at or before this byte offset is in spans
+
+    def _pull(self) -> None:
+        if self._matches is None:
+            self._matches = self._regex.finditer(self.canon.data)
+        match = next(self._matches, None)
+        if match is None:
+            self._until = _END
+            return
+        start, end = match.span()
+        if end > start:
+            self.spans.append((self.canon.first(start), self.canon.last(end)))
+        self._until = start
+
+    def upto(self, token: int) -> list[tuple[int, int]]:
+        """Return the matches found so far, which include every one starting by ``token``."""
+        offsets = self.canon.offsets
+        limit = offsets[max(token, 0)] if token < len(offsets) - 1 else _END
+        while self._until < limit:
+            self._pull()
+        return self.spans
+
+    def any(self) -> bool:
+        """Tell whether the expression matches anywhere in the reading."""
+        while not self.spans and self._until < _END:
+            self._pull()
+        return bool(self.spans)
+
+
+def _units(norm: Normalized) -> tuple[list[int], list[int]]:
+    """Number each token's clause and sentence, so "same clause" is one comparison."""
+    texts = norm.texts
+    sentence = list(itertools.accumulate(map(int, map(HARD.__eq__, texts))))
+    clause = list(itertools.accumulate(map(int, map(BOUNDARIES.__contains__, texts))))
+    return clause, sentence
+
+
+class _Reading:
+    """One reading of a message (as written, or a language's own), and what its scans share."""
+
+    def __init__(self, norm: Normalized) -> None:
+        self.norm = norm
+        self._chains: dict[tuple[str, bool], _Chain] = {}
+        self._units: tuple[list[int], list[int]] | None = None
+
+    def chain(self, regex: Regex, bare: bool) -> _Chain:
+        """Return the matches of an expression here; files and languages share the same ones."""
+        key = (regex.pattern, bare)
+        found = self._chains.get(key)
+        if found is None:
+            found = self._chains[key] = _Chain(regex, self.norm.bare if bare else self.norm.exact)
+        return found
+
+    def units(self) -> tuple[list[int], list[int]]:
+        """Return the clause and sentence number of every token."""
+        if self._units is None:
+            self._units = _units(self.norm)
+        return self._units
 
 
 def _blocked(norm: Normalized, low: int, high: int, cross_commas: bool) -> bool:
     """Tell whether a sentence end (or, unless allowed, a comma) lies in tokens low..high-1."""
     blocking = {HARD} if cross_commas else BOUNDARIES
-    return any(norm.tokens[i].text in blocking for i in range(low, high))
+    texts = norm.texts
+    return any(texts[i] in blocking for i in range(low, high))
 
 
 MAX_WINDOW = 5  # the schema's limit on negation windows
@@ -95,44 +171,73 @@ INFINITIVE_REACH = 6
 INFINITIVE_WINDOW = 1  # words from a cue to that comma ("keine Absicht mehr, ...")
 
 
-@dataclass
 class _Cues:
-    """The negation cues and exclusions of one file in one message, found once and indexed.
+    """The negation cues and exclusions of one file in one reading, indexed as far as needed.
 
     Each candidate match then looks only at the few tokens around it, so a
-    long message with many candidates stays linear.
+    long message with many candidates stays linear; cues are looked for only
+    up to the candidate judged, and only those an RE2 set saw in the text.
     """
 
-    before: dict[int, list[tuple[int, Cue]]]  # last token of a cue -> (first token, cue)
-    after: dict[int, list[tuple[int, Cue]]]  # first token of a cue -> (last token, cue)
-    excluded: dict[int, Cue]  # token covered by an exclusion -> the exclusion
-    infinitive: set[int]  # tokens of a word that marks a zu-infinitive clause
-    not_infinitive: set[int]  # first tokens of words that keep a clause from being one
+    def __init__(self, lex: LexiconFile, message: _Message, infinitive: bool) -> None:
+        present = message.present(lex.bare)
+        reading = message.reading
+        parts = lex.cue_parts
+        self._feeds: list[list[Any]] = []  # [part, index, cue, chain, matches indexed]
+        marks: list[list[Any]] = []
+        unmarks: list[list[Any]] = []
+        for places in (
+            parts.values() if present is None else (parts[p] for p in present if p in parts)
+        ):
+            for part, k, regex, cue in places:
+                feed = [part, k, cue, reading.chain(regex, lex.bare), 0]
+                if part == "infinitive":
+                    marks.append(feed)
+                elif part == "infinitive_not":
+                    unmarks.append(feed)
+                else:
+                    self._feeds.append(feed)
+        # Whether any zu-infinitive marker occurs at all widens where a negation cue may stand.
+        self.infinitive = infinitive and any(feed[3].any() for feed in marks)
+        if self.infinitive:
+            self._feeds += marks + unmarks
+        self.before: dict[int, list[tuple[int, int, Cue]]] = {}  # last token -> (k, first, cue)
+        self.after: dict[int, list[tuple[int, int, Cue]]] = {}  # first token -> (k, last, cue)
+        self.excluded: dict[int, tuple[int, Cue]] = {}  # token -> the first exclusion over it
+        self.marks: set[int] = set()  # tokens of a word that marks a zu-infinitive clause
+        self.unmarks: set[int] = set()  # first tokens of words that keep a clause from being one
+        self._reached = -1
 
-    @classmethod
-    def find(cls, lex: LexiconFile, canon: Canonical, infinitive: bool) -> _Cues:
-        before: dict[int, list[tuple[int, Cue]]] = {}
-        for cue in lex.before:
-            for first, last in _spans((cue.regex,), canon):
-                before.setdefault(last, []).append((first, cue))
-        after: dict[int, list[tuple[int, Cue]]] = {}
-        for cue in lex.after:
-            for first, last in _spans((cue.regex,), canon):
-                after.setdefault(first, []).append((last, cue))
-        excluded: dict[int, Cue] = {}
-        for cue in lex.exclusions:
-            for low, high in _spans((cue.regex,), canon):
-                for i in range(low, high + 1):
-                    excluded.setdefault(i, cue)
-        marks = (
-            {i for low, high in _spans(lex.infinitive, canon) for i in range(low, high + 1)}
-            if infinitive
-            else set()
-        )
-        unmarks = (
-            {low for low, _ in _spans(lex.infinitive_not, canon)} if infinitive and marks else set()
-        )
-        return cls(before, after, excluded, marks, unmarks)
+    def upto(self, token: int) -> None:
+        """Index every cue that starts at or before ``token``."""
+        if token <= self._reached:
+            return
+        self._reached = token
+        for feed in self._feeds:
+            kind, k, cue, chain, taken = feed
+            spans = chain.upto(token)
+            for first, last in spans[taken:]:
+                if kind == "before":
+                    _insert(self.before, last, (k, first, cue))
+                elif kind == "after":
+                    _insert(self.after, first, (k, last, cue))
+                elif kind == "exclusions":
+                    for i in range(first, last + 1):
+                        # The first exclusion in file order that covers a token names it.
+                        if i not in self.excluded or k < self.excluded[i][0]:
+                            self.excluded[i] = (k, cue)
+                elif kind == "infinitive":
+                    self.marks.update(range(first, last + 1))
+                else:
+                    self.unmarks.add(first)
+            feed[4] = len(spans)
+
+
+def _insert(
+    index: dict[int, list[tuple[int, int, Cue]]], key: int, item: tuple[int, int, Cue]
+) -> None:
+    """Add an item under a key, the items of a key kept in cue order (their first field)."""
+    insort(index.setdefault(key, []), item, key=_FIRST)
 
 
 def _into_infinitive(
@@ -146,15 +251,16 @@ def _into_infinitive(
     between the comma and the match's end, and the clause does not start
     with a word that makes it something else ("keine Wahl, als Sie zu ...").
     """
-    commas = [i for i in range(cue_last + 1, first) if norm.tokens[i].text in BOUNDARIES]
-    if len(commas) != 1 or norm.tokens[commas[0]].text != SOFT:
+    texts = norm.texts
+    commas = [i for i in range(cue_last + 1, first) if texts[i] in BOUNDARIES]
+    if len(commas) != 1 or texts[commas[0]] != SOFT:
         return False
     comma = commas[0]
     return (
         comma - min(window, INFINITIVE_WINDOW) - 1 <= cue_last
         and first - comma - 1 <= INFINITIVE_REACH
-        and comma + 1 not in cues.not_infinitive
-        and any(i in cues.infinitive for i in _verb_end(norm, max(comma + 1, last - 1), last))
+        and comma + 1 not in cues.unmarks
+        and any(i in cues.marks for i in _verb_end(norm, max(comma + 1, last - 1), last))
     )
 
 
@@ -166,8 +272,9 @@ def _verb_end(norm: Normalized, low: int, last: int) -> Iterator[int]:
     is no infinitive, further from the end.
     """
     yield from range(low, last + 1)
-    for i in range(last + 1, min(last + 3, len(norm.tokens))):
-        if norm.tokens[i].text in BOUNDARIES:
+    texts = norm.texts
+    for i in range(last + 1, min(last + 3, len(texts))):
+        if texts[i] in BOUNDARIES:
             return
         yield i
 
@@ -179,9 +286,10 @@ def _negated(lex: LexiconFile, norm: Normalized, cues: _Cues, first: int, last: 
     the cue's ``window`` words before its first word, or on it ("не собираюсь"
     before "собираюсь судиться"); likewise after.
     """
+    cues.upto(last + MAX_WINDOW + 1)
     reach = MAX_WINDOW + 1 + (INFINITIVE_REACH + 1 if cues.infinitive else 0)
     for cue_last in range(first - reach, last + 1):
-        for cue_first, cue in cues.before.get(cue_last, ()):
+        for _, cue_first, cue in cues.before.get(cue_last, ()):
             if cue_first >= first:
                 continue
             if cue_last >= first:
@@ -193,7 +301,7 @@ def _negated(lex: LexiconFile, norm: Normalized, cues: _Cues, first: int, last: 
             if cues.infinitive and _into_infinitive(norm, cues, cue_last, cue.window, first, last):
                 return cue
     for cue_first in range(first, last + MAX_WINDOW + 2):
-        for cue_last, cue in cues.after.get(cue_first, ()):
+        for _, cue_last, cue in cues.after.get(cue_first, ()):
             near = cue_last > last and cue_first <= last + cue.window + 1
             if near and (
                 cue_first <= last or not _blocked(norm, last + 1, cue_first, lex.cross_commas)
@@ -202,72 +310,71 @@ def _negated(lex: LexiconFile, norm: Normalized, cues: _Cues, first: int, last: 
     return None
 
 
-def _units(norm: Normalized) -> tuple[list[int], list[int]]:
-    """Number each token's clause and sentence, so "same clause" is one comparison."""
-    texts = [token.text for token in norm.tokens]
-    sentence = list(itertools.accumulate((int(text == HARD) for text in texts), initial=0))[1:]
-    clause = list(itertools.accumulate((int(text in BOUNDARIES) for text in texts), initial=0))[1:]
-    return clause, sentence
-
-
-@dataclass
 class _SetIndex:
-    """Where one cue set's cues stand in one message, indexed per clause or sentence."""
+    """Where one cue set's cues stand in one reading, per clause or sentence, as far as needed."""
 
-    cue_set: CueSet
-    unit: list[int]
-    earliest: dict[int, tuple[int, Cue]] = field(default_factory=dict)  # unit -> first cue start
-    latest: dict[int, tuple[int, Cue]] = field(default_factory=dict)  # unit -> last cue end
-    by_last: dict[int, list[tuple[int, Cue]]] = field(default_factory=dict)
-    by_first: dict[int, list[tuple[int, Cue]]] = field(default_factory=dict)
+    def __init__(self, cue_set: CueSet, reading: _Reading, present: list[int]) -> None:
+        self.cue_set = cue_set
+        self.norm = reading.norm
+        clause, sentence = reading.units()
+        self.unit = clause if cue_set.scope == "clause" else sentence
+        self._feeds: list[list[Any]] = [
+            [k, cue_set.cues[i], reading.chain(cue_set.cues[i].regex, cue_set.bare), 0]
+            for k, i in enumerate(present)
+        ]
+        self.earliest: dict[int, tuple[int, int, Cue]] = {}  # unit -> (first start, k, cue)
+        self.latest: dict[int, tuple[int, int, Cue]] = {}  # unit -> (last end, -k, cue)
+        self.by_last: dict[int, list[tuple[int, int, Cue]]] = {}  # last -> (k, first, cue)
+        self.by_first: dict[int, list[tuple[int, int, Cue]]] = {}  # first -> (k, last, cue)
+        self._reached = -1
 
-    @classmethod
-    def find(
-        cls,
-        cue_set: CueSet,
-        norm: Normalized,
-        units: tuple[list[int], list[int]],
-        present: Iterable[int] | None = None,
-    ) -> _SetIndex:
-        """Index the cues of a set; ``present``: the cues known to occur (None: look for all)."""
-        unit = units[0] if cue_set.scope == "clause" else units[1]
-        index = cls(cue_set, unit)
-        canon = norm.bare if cue_set.bare else norm.exact
-        cues = cue_set.cues if present is None else [cue_set.cues[i] for i in sorted(present)]
-        for cue in cues:
-            for first, last in _spans((cue.regex,), canon):
-                first, last = _trim(norm, first, last)
-                key = unit[last]
-                if key not in index.earliest or first < index.earliest[key][0]:
-                    index.earliest[key] = (first, cue)
-                key = unit[first]
-                if key not in index.latest or last > index.latest[key][0]:
-                    index.latest[key] = (last, cue)
-                index.by_last.setdefault(last, []).append((first, cue))
-                index.by_first.setdefault(first, []).append((last, cue))
-        return index
+    def upto(self, token: int) -> None:
+        """Index every cue of the set that starts at or before ``token``."""
+        if token <= self._reached:
+            return
+        self._reached = token
+        unit, earliest, latest = self.unit, self.earliest, self.latest
+        for feed in self._feeds:
+            k, cue, chain, taken = feed
+            spans = chain.upto(token)
+            for first, last in spans[taken:]:
+                first, last = _trim(self.norm, first, last)
+                # Ties go to the cue listed first, as when every cue was indexed in order.
+                hit = earliest.get(unit[last])
+                if hit is None or (first, k) < hit[:2]:
+                    earliest[unit[last]] = (first, k, cue)
+                hit = latest.get(unit[first])
+                if hit is None or (last, -k) > hit[:2]:
+                    latest[unit[first]] = (last, -k, cue)
+                _insert(self.by_last, last, (k, first, cue))
+                _insert(self.by_first, first, (k, last, cue))
+            feed[3] = len(spans)
 
     def cancels(self, first: int, last: int) -> Cue | None:
         """Return the cue that cancels a candidate spanning tokens first..last, if any."""
         position, window, unit = self.cue_set.position, self.cue_set.window, self.unit
         if position in ("before", "either"):
             if window is None:
+                self.upto(first)
                 hit = self.earliest.get(unit[first])
                 if hit is not None and hit[0] <= first:
-                    return hit[1]
+                    return hit[2]
             else:
+                self.upto(last)
                 for cue_last in range(first - window - 1, last + 1):
-                    for cue_first, cue in self.by_last.get(cue_last, ()):
+                    for _, cue_first, cue in self.by_last.get(cue_last, ()):
                         if cue_first <= first and unit[cue_last] == unit[first]:
                             return cue
         if position in ("after", "either"):
             if window is None:
+                self.upto(bisect_right(unit, unit[last]) - 1)  # the end of the candidate's unit
                 hit = self.latest.get(unit[last])
                 if hit is not None and hit[0] >= last:
-                    return hit[1]
+                    return hit[2]
             else:
+                self.upto(last + window + 1)
                 for cue_first in range(first, last + window + 2):
-                    for cue_last, cue in self.by_first.get(cue_first, ()):
+                    for _, cue_last, cue in self.by_first.get(cue_first, ()):
                         if cue_last >= last and unit[cue_first] == unit[last]:
                             return cue
         return None
@@ -275,75 +382,152 @@ class _SetIndex:
 
 def _trim(norm: Normalized, first: int, last: int) -> tuple[int, int]:
     """Drop the punctuation an anchored phrase took at its ends."""
-    while first < last and norm.tokens[first].text in BOUNDARIES:
+    texts = norm.texts
+    while first < last and texts[first] in BOUNDARIES:
         first += 1
-    while last > first and norm.tokens[last].text in BOUNDARIES:
+    while last > first and texts[last] in BOUNDARIES:
         last -= 1
     return first, last
 
 
+_Owner = TypeVar("_Owner")
+
+
+def _compile_sets(entries: list[tuple[_Owner, str]], chunk: int) -> list[tuple[Any, list[_Owner]]]:
+    """Compile expressions into RE2 sets of at most ``chunk``, halving any RE2 refuses."""
+    compiled: list[tuple[Any, list[_Owner]]] = []
+    for start in range(0, len(entries), chunk):
+        part = entries[start : start + chunk]
+        one = re2.Set.SearchSet(patterns.options())
+        try:
+            for _, source in part:
+                if one.Add(source) < 0:
+                    raise re2.error(f"cannot add {source!r}")
+            one.Compile()
+        except (re2.error, RuntimeError, ValueError):
+            if len(part) == 1:
+                raise
+            half = len(part) // 2
+            compiled += _compile_sets(part[:half], half) + _compile_sets(part[half:], half)
+            continue
+        compiled.append((one, [owner for owner, _ in part]))
+    return compiled
+
+
 class _CueFinder:
-    """The cues of one language's cue sets in RE2 sets: which occur in a message, in one pass."""
+    """Every cue of one language (files' and cue sets') in RE2 sets: which occur, in one pass."""
 
-    def __init__(self, cue_sets: tuple[CueSet, ...]) -> None:
-        self.size = len(cue_sets)
-        self.sets: list[tuple[Any, bool, list[tuple[int, int]]]] = []
-        for bare in (False, True):
-            owners = [
-                (n, i)
-                for n, cue_set in enumerate(cue_sets)
-                if cue_set.bare == bare
-                for i in range(len(cue_set.cues))
-            ]
-            if not owners:
-                continue
-            compiled = re2.Set.SearchSet(patterns.options())
-            for n, i in owners:
-                compiled.Add(cue_sets[n].cues[i].regex.pattern)
-            compiled.Compile()
-            self.sets.append((compiled, bare, owners))
+    def __init__(self, files: Sequence[LexiconFile], cue_sets: Sequence[CueSet]) -> None:
+        by_bare: dict[bool, dict[str, None]] = {False: {}, True: {}}
+        for lex in files:
+            for regex in (
+                *(cue.regex for cue in (*lex.before, *lex.after, *lex.exclusions)),
+                *lex.infinitive,
+                *lex.infinitive_not,
+            ):
+                by_bare[lex.bare][regex.pattern] = None
+        for cue_set in cue_sets:
+            for cue in cue_set.cues:
+                by_bare[cue_set.bare][cue.regex.pattern] = None
+        self.sets = {
+            bare: _compile_sets([(p, p) for p in found], PREFILTER_CHUNK)
+            for bare, found in by_bare.items()
+        }
 
-    def present(self, norm: Normalized) -> list[set[int]] | None:
-        """Return, per cue set, the indices of its cues in the message (None: look for all)."""
-        found: list[set[int]] = [set() for _ in range(self.size)]
-        for compiled, bare, owners in self.sets:
-            for k in compiled.Match((norm.bare if bare else norm.exact).data) or ():
-                n, i = owners[k]
-                found[n].add(i)
-        if not any(found) and len(norm.exact.data) > LONG_TEXT:
-            return None  # a set's DFA may give up on a long text: look for every cue
-        return found
+    def present(self, norm: Normalized, bare: bool) -> frozenset[str]:
+        """Return the cue expressions that occur in a reading (as written or diacritic-free)."""
+        if not self.sets[bare]:
+            return frozenset()
+        data = (norm.bare if bare else norm.exact).data
+        found: set[str] = set()
+        for compiled, owners in self.sets[bare]:
+            hits = compiled.Match(data)
+            if hits:
+                found.update(owners[i] for i in hits)
+            elif len(data) > LONG_TEXT:
+                found.update(owners)  # a set's DFA may give up on a long text: look for each
+        return frozenset(found)
 
 
 @dataclass
 class _Message:
-    """One message as one language's files read it, with its cue sets found on demand."""
+    """One reading of a message as one language's files see it, with its cues found on demand."""
 
-    norm: Normalized
+    reading: _Reading
     cue_sets: tuple[CueSet, ...]
     edits: Mapping[int, str]  # token index -> the rewrite that made it
     use_infinitive: bool = True
     finder: _CueFinder | None = None  # which cues occur at all, in one pass
-    _units: tuple[list[int], list[int]] | None = None
+    # Where candidates may start, (first, last, end) tokens: a match that starts in
+    # first..last ends by token end.  None: anywhere (the text as written).
+    windows: list[tuple[int, int, int]] | None = None
+    _present: dict[bool, frozenset[str] | None] = field(default_factory=dict)
     _sets: list[_SetIndex] | None = None
+
+    @property
+    def norm(self) -> Normalized:
+        """Return the tokens of the reading."""
+        return self.reading.norm
+
+    def present(self, bare: bool) -> frozenset[str] | None:
+        """Return the cue expressions that occur in the reading (None: look for every one)."""
+        if self.finder is None:
+            return None
+        if bare not in self._present:
+            self._present[bare] = self.finder.present(self.norm, bare)
+        return self._present[bare]
 
     def cancelling_set(self, signal: str, first: int, last: int) -> tuple[CueSet, Cue] | None:
         if not self.cue_sets:
             return None
         if self._sets is None:
-            self._units = _units(self.norm)
-            present = self.finder.present(self.norm) if self.finder is not None else None
-            self._sets = [
-                _SetIndex.find(s, self.norm, self._units, None if present is None else present[n])
-                for n, s in enumerate(self.cue_sets)
-                if present is None or present[n]
-            ]
+            self._sets = []
+            for cue_set in self.cue_sets:
+                present = self.present(cue_set.bare)
+                if present is None:
+                    found = list(range(len(cue_set.cues)))
+                elif present:
+                    positions = cue_set.positions
+                    found = sorted(i for p in present if p in positions for i in positions[p])
+                else:
+                    continue  # no cue of the language occurs in the message (most messages)
+                if found:
+                    self._sets.append(_SetIndex(cue_set, self.reading, found))
         for index in self._sets:
             if signal in index.cue_set.signals:
                 cue = index.cancels(first, last)
                 if cue is not None:
                     return index.cue_set, cue
         return None
+
+
+def _candidates(
+    lex: LexiconFile, canon: Canonical, windows: list[tuple[int, int, int]] | None
+) -> Iterator[tuple[Any, int]]:
+    """Yield each phrase match and its first token, one per token where a match starts.
+
+    A rejected match may hide another phrase starting inside it: the search
+    resumes at the next token, not after the match.  Tokens and phrases have
+    bounded length, so this stays linear in the text length.  With windows,
+    only matches starting inside them are wanted: each search stops where
+    the last match starting in its window must end.
+    """
+    data, offsets = canon.data, canon.offsets
+    if windows is None:
+        position = 0
+        while (match := lex.scan.search(data, position)) is not None:
+            first = canon.first(match.start())
+            yield match, first
+            position = offsets[first + 1]
+        return
+    for low, high, stop in windows:
+        position, limit, end = offsets[low], offsets[high], offsets[stop]
+        while (match := lex.scan.search(data, position, end)) is not None:
+            if match.start() > limit:
+                break
+            first = canon.first(match.start())
+            yield match, first
+            position = offsets[first + 1]
 
 
 def scan_file(
@@ -361,48 +545,36 @@ def scan_file(
     "курва"); as written, each candidate's characters are added to it.
     """
     if isinstance(message, Normalized):
-        message = _Message(message, (), {})
+        message = _Message(_Reading(message), (), {})
     norm = message.norm
     canon = norm.bare if lex.bare else norm.exact
-    cues: _Cues | None = None  # found once a phrase matches
-    position = 0
-    while (match := lex.scan.search(canon.data, position)) is not None:
-        first, last = canon.starts[match.start()], canon.ends[match.end()]
-        # A rejected match may hide another phrase starting inside it: resume at
-        # the next token, not after the match.  Tokens and phrases have bounded
-        # length, so this stays linear in the text length.
-        position = canon.offsets[first + 1]
-        first, last = _trim(norm, first, last)
-        if cues is None:
-            cues = _Cues.find(lex, canon, message.use_infinitive and bool(lex.infinitive))
-        why: tuple[str, str] | None = None
-        excluded = next(
-            (cues.excluded[i] for i in range(first, last + 1) if i in cues.excluded), None
-        )
-        if excluded is not None:
-            why = ("exclusion", f"{lex.path}:{excluded.line}")
-        elif (negation := _negated(lex, norm, cues, first, last)) is not None:
-            why = ("negation", f"{lex.path}:{negation.line}")
-        elif (hit := message.cancelling_set(lex.signal, first, last)) is not None:
-            why = (f"cue set {hit[0].name}", f"{hit[0].path}:{hit[1].line}")
-        matched = match.group()
+    cues: _Cues | None = None  # found once a candidate needs judging
+    for match, first in _candidates(lex, canon, message.windows):
+        first, last = _trim(norm, first, canon.last(match.end()))
+        edits: tuple[str, ...] = ()
+        if message.edits:
+            edits = tuple(
+                dict.fromkeys(
+                    message.edits[i] for i in range(first, last + 1) if i in message.edits
+                )
+            )
+            if not edits:
+                # A language's own reading adds only matches its rewrites made; the rest the
+                # text as written has already had judged (its cues may have been rewritten).
+                continue
         start, end = norm.span(first, last)
-        edits = tuple(
-            dict.fromkeys(message.edits[i] for i in range(first, last + 1) if i in message.edits)
-        )
-        if message.edits and not edits:
-            # A language's own reading adds only matches its rewrites made; the rest the
-            # text as written has already had judged (its cues may have been rewritten).
-            continue
         if claimed is not None:
             if message.edits:
                 if any(i in claimed for i in range(start, end)):
                     continue
             else:
                 claimed.update(range(start, end))
+        if cues is None:
+            cues = _Cues(lex, message, message.use_infinitive and bool(lex.infinitive))
+        why = _why(lex, message, cues, first, last)
         if why is not None and cancelled is None:
             continue
-        entry = next((e for e in lex.phrases if e.regex.fullmatch(matched)), lex.phrases[0])
+        entry = lex.entry_of(match.group())
         if why is not None and cancelled is not None:
             cancelled.append(
                 Cancelled(
@@ -431,9 +603,28 @@ def scan_file(
     return None
 
 
-# Phrase expressions per prefilter program: RE2 refuses programs past its
-# memory budget, so a growing lexicon gets more programs, never none.
-PREFILTER_CHUNK = 400
+def _why(
+    lex: LexiconFile, message: _Message, cues: _Cues, first: int, last: int
+) -> tuple[str, str] | None:
+    """Return what cancels a candidate (how, and the cue's file:line), or None."""
+    cues.upto(last)
+    excluded = next(
+        (cues.excluded[i][1] for i in range(first, last + 1) if i in cues.excluded), None
+    )
+    if excluded is not None:
+        return "exclusion", f"{lex.path}:{excluded.line}"
+    if (negation := _negated(lex, message.norm, cues, first, last)) is not None:
+        return "negation", f"{lex.path}:{negation.line}"
+    if (hit := message.cancelling_set(lex.signal, first, last)) is not None:
+        return f"cue set {hit[0].name}", f"{hit[0].path}:{hit[1].line}"
+    return None
+
+
+# Expressions per prefilter program or set: RE2 refuses programs past its memory
+# budget, so a growing lexicon gets more programs, never none; and a set's DFA
+# stays small enough to keep up with long texts.
+PREFILTER_CHUNK = 100
+WIDE_CHUNK = 400  # for texts of at most LONG_TEXT bytes
 FUZZY_MIN = 6  # letters a word needs before one edit may correct it
 TRIGGER = 3  # letters a rewritten word needs to make a language's reading worth scanning
 _WORD_CACHE = 65536
@@ -493,20 +684,6 @@ class _Speller:
         self.stem_sizes = tuple(
             sorted({len(k) - 1 for k in tables if k.endswith("*")}, reverse=True)
         )
-
-    @property
-    def static(self) -> bool:
-        """Tell whether only the words of its tables change (no transliteration, no fuzzy)."""
-        return not (self.spelling.fuzzy and "fuzzy" not in self.off) and not (
-            self.spelling.transliterate and "transliterate" not in self.off
-        )
-
-    def table_keys(self) -> Iterator[str]:
-        """Yield the table keys this speller applies (``stem*`` keys as written)."""
-        if "respell" not in self.off:
-            yield from self.spelling.respell
-        if "borrowings" not in self.off:
-            yield from self.spelling.borrow
 
     @classmethod
     def build(
@@ -604,34 +781,6 @@ class _Speller:
                 return (fixed,), f"{text}→{fixed} (one edit)"
         return None
 
-    def variant(
-        self, norm: Normalized, texts: list[str]
-    ) -> tuple[Normalized, dict[int, str]] | None:
-        """Return the message as this language reads it, or None when nothing changes."""
-        rewrites = list(map(self.rewrite, texts))
-        # Only a rewritten word a phrase may match can make this reading find more than
-        # the text as written: most Latin messages transliterate to nothing of use.
-        if not any(r[2] for r in rewrites if r is not None):
-            return None
-        tokens: list[Token] = []
-        edits: dict[int, str] = {}
-        for token, found in zip(norm.tokens, rewrites, strict=True):
-            if found is None:
-                tokens.append(token)
-                continue
-            for word in found[0]:
-                edits[len(tokens)] = found[1]
-                tokens.append(Token(word, _bare(word), token.start, token.end))
-        return (
-            Normalized(
-                original=norm.original,
-                tokens=tuple(tokens),
-                exact=canonical([t.text for t in tokens]),
-                bare=canonical([t.bare for t in tokens]),
-            ),
-            edits,
-        )
-
 
 UNDETERMINED = "und"  # ISO 639-2: a shouted message's language, with no hint and no other signal
 
@@ -710,49 +859,104 @@ class _FileSets:
     """
 
     def __init__(self, files: tuple[LexiconFile, ...], indices: list[int]) -> None:
+        # Small sets for long texts (a set's DFA states multiply with its phrases and
+        # thrash on a long text), few wide ones for short texts (fewer calls).
         self.sets: list[tuple[Any, bool, list[int]]] = []
+        self.wide: list[tuple[Any, bool, list[int]]] = []
         self.everything = list(indices)
+        self.kinds = tuple(sorted({files[i].bare for i in indices}))  # with diacritics, without
         for bare in (False, True):
             entries = [
                 (i, e.source) for i in indices if files[i].bare == bare for e in files[i].phrases
             ]
-            self._add(entries, bare)
+            for family, chunk in ((self.sets, PREFILTER_CHUNK), (self.wide, WIDE_CHUNK)):
+                family += [
+                    (compiled, bare, owners) for compiled, owners in _compile_sets(entries, chunk)
+                ]
         self.fallback = Detector.filters(tuple(files[i] for i in indices))
 
-    def _add(self, entries: list[tuple[int, str]], bare: bool) -> None:
-        for start in range(0, len(entries), PREFILTER_CHUNK):
-            chunk = entries[start : start + PREFILTER_CHUNK]
-            compiled = re2.Set.SearchSet(patterns.options())
-            try:
-                for _, source in chunk:
-                    if compiled.Add(source) < 0:
-                        raise re2.error(f"cannot add {source!r}")
-                compiled.Compile()
-            except (re2.error, RuntimeError, ValueError):
-                if len(chunk) == 1:
-                    raise
-                half = len(chunk) // 2
-                self._add(chunk[:half], bare)
-                self._add(chunk[half:], bare)
-                continue
-            self.sets.append((compiled, bare, [i for i, _ in chunk]))
+    def matching(self, norm: Normalized, windows: list[tuple[int, int]] | None = None) -> set[int]:
+        """Return the indices of the files some phrase of which matches the message.
 
-    def matching(self, norm: Normalized) -> set[int]:
-        """Return the indices of the files some phrase of which matches the message."""
+        With ``windows`` (token ranges), only the text inside them is looked
+        at: a file reported may match only across two windows, but none that
+        matches inside one is missed.
+        """
+        data: dict[bool, bytes] = {}
+        for bare in self.kinds:
+            canon = norm.bare if bare else norm.exact
+            data[bare] = canon.data if windows is None else _window_data(canon, windows)
         found: set[int] = set()
-        for compiled, bare, owners in self.sets:
-            data = (norm.bare if bare else norm.exact).data
-            found.update(owners[i] for i in compiled.Match(data) or ())
-        if (
-            not found
-            and len(norm.exact.data) > LONG_TEXT
-            and Detector.may_match(self.fallback, norm)
+        long = any(len(text) > LONG_TEXT for text in data.values())
+        for compiled, bare, owners in self.sets if long else self.wide:
+            hits = compiled.Match(data[bare])
+            if hits:
+                found.update([owners[i] for i in hits])
+        if found:
+            return found
+        exact = data[False] if False in data else _window_data(norm.exact, windows)
+        if len(exact) > LONG_TEXT and any(
+            regex.search(data[bare]) is not None for regex, bare in self.fallback
         ):
             return set(self.everything)
         return found
 
 
+def _window_data(canon: Canonical, windows: list[tuple[int, int]] | None) -> bytes:
+    """Return the canonical string of the tokens in the windows (all of it without)."""
+    if windows is None:
+        return canon.data
+    offsets = canon.offsets
+    return b"".join(canon.data[offsets[low] : offsets[high + 1]] for low, high in windows)
+
+
+def _merged(ranges: Iterator[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Merge token ranges, sorted by their start, that overlap or touch."""
+    merged: list[tuple[int, int]] = []
+    for low, high in ranges:
+        if merged and low <= merged[-1][1] + 1:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], high))
+        else:
+            merged.append((low, high))
+    return merged
+
+
+def _respelled(
+    norm: Normalized, rewrites: list[tuple[int, tuple[str, ...], str]]
+) -> tuple[Normalized, dict[int, str]]:
+    """Return a language's reading of a message: its rewritten words in place of the written.
+
+    Each rewrite is (token, words, note); the tokens between are the
+    message's own, copied by slices.  Also returns the rewrite that made each
+    new token.
+    """
+    texts: list[str] = []
+    bares: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    edits: dict[int, str] = {}
+    done = 0
+    for index, words, note in rewrites:
+        texts += norm.texts[done:index]
+        bares += norm.bares[done:index]
+        starts += norm.starts[done:index]
+        ends += norm.ends[done:index]
+        for word in words:
+            edits[len(texts)] = note
+            texts.append(word)
+            bares.append(_bare(word))
+            starts.append(norm.starts[index])
+            ends.append(norm.ends[index])
+        done = index + 1
+    texts += norm.texts[done:]
+    bares += norm.bares[done:]
+    starts += norm.starts[done:]
+    ends += norm.ends[done:]
+    return Normalized(norm.original, texts, bares, starts, ends), edits
+
+
 LONG_TEXT = 4096  # bytes of canonical text past which a set's silence is double-checked
+_Rewrite = tuple[str, tuple[str, ...], str, bool]  # language, words, note, whether it matters
 
 
 class Detector:
@@ -784,7 +988,14 @@ class Detector:
             for cue_set in lexicon.cue_sets:
                 self._cue_sets.setdefault(cue_set.language, ())
                 self._cue_sets[cue_set.language] += (cue_set,)
-        self._finders = {lang: _CueFinder(sets) for lang, sets in self._cue_sets.items()}
+        self._finders: dict[str, _CueFinder] = {}  # per language, compiled on first use
+        # The most tokens a phrase of a language spans (None: not known).
+        self._reach: dict[str, int | None] = {}
+        for lex in files:
+            known = self._reach.get(lex.language, 1)
+            self._reach[lex.language] = (
+                None if known is None or lex.reach is None else max(known, lex.reach)
+            )
         self._spellers: dict[str, tuple[_Speller, _FileSets]] = {}
         for spelling in lexicon.spellings:
             own = [i for i, f in enumerate(files) if f.language == spelling.language]
@@ -794,16 +1005,8 @@ class Detector:
                 _Speller.build(spelling, words, keys, off),
                 _FileSets(files, own),
             )
-        # One pass over a message's words tells which languages' tables touch it at all.
-        self._touched_by: dict[str, set[str]] = {}
-        for language, (speller, _) in self._spellers.items():
-            if speller.static:
-                for key in speller.table_keys():
-                    self._touched_by.setdefault(key, set()).add(language)
-        self._stem_sizes = sorted(
-            {len(k) - 1 for k in self._touched_by if k.endswith("*")}, reverse=True
-        )
-        self._dynamic = {lang for lang, (sp, _) in self._spellers.items() if not sp.static}
+        # Written word -> what each language's spelling makes of it: one lookup per token.
+        self._rewrites: dict[str, tuple[_Rewrite, ...]] = {}
 
     @classmethod
     def filters(cls, files: tuple[LexiconFile, ...]) -> list[tuple[Regex, bool]]:
@@ -842,39 +1045,82 @@ class Detector:
             for regex, bare in filters
         )
 
-    def _messages(
+    def _finder(self, language: str) -> _CueFinder:
+        """Return the cue finder of a language, compiling it on first use."""
+        finder = self._finders.get(language)
+        if finder is None:
+            finder = self._finders[language] = _CueFinder(
+                [f for f in self.lexicon.files if f.language == language],
+                self._cue_sets.get(language, ()),
+            )
+        return finder
+
+    def _message(self, reading: _Reading, language: str, **kwargs: Any) -> _Message:
+        """Return a reading as one language's files see it."""
+        return _Message(
+            reading,
+            self._cue_sets.get(language, ()),
+            use_infinitive="infinitive" not in self.off,
+            finder=self._finder(language),
+            **kwargs,
+        )
+
+    def _rewritten(self, text: str) -> tuple[_Rewrite, ...]:
+        """Return what each language's spelling makes of a token (most make nothing)."""
+        found = self._rewrites.get(text)
+        if found is None:
+            found = tuple(
+                (language, *hit)
+                for language, (speller, _) in self._spellers.items()
+                if (hit := speller.rewrite(text)) is not None
+            )
+            if len(self._rewrites) > _WORD_CACHE:
+                self._rewrites.clear()
+            self._rewrites[text] = found
+        return found
+
+    def _variants(
         self, norm: Normalized, wanted: str | None
     ) -> dict[str, tuple[_Message, set[int]]]:
         """Return, per language with its own spelling, its reading of the message.
 
-        Only readings some phrase of the language matches, with those files.
+        Only readings where some phrase of the language may match a rewritten
+        word, with those files.  A reading is made only when a rewritten word
+        is one a phrase of the language may match, and searched only within a
+        phrase's reach of its rewritten words: a match elsewhere holds no
+        rewrite, so the text as written has judged it already.
         """
         out: dict[str, tuple[_Message, set[int]]] = {}
-        texts = [token.text for token in norm.tokens]
-        touched = set(self._dynamic)
-        index = self._touched_by
-        for text in texts:
-            if text in index:
-                touched |= index[text]
-            for size in self._stem_sizes:
-                if size <= len(text) and (key := text[:size] + "*") in index:
-                    touched |= index[key]
-        for language, (speller, sets) in self._spellers.items():
-            if language not in touched or (wanted and language != wanted):
+        if not self._spellers:
+            return out
+        rewrites: dict[str, list[tuple[int, tuple[str, ...], str]]] = {}
+        useful: set[str] = set()
+        known, rewritten = self._rewrites, self._rewritten
+        for index, text in enumerate(norm.texts):
+            found = known.get(text)
+            for language, words, note, matters in rewritten(text) if found is None else found:
+                rewrites.setdefault(language, []).append((index, words, note))
+                if matters:
+                    useful.add(language)
+        for language, (_, sets) in self._spellers.items():
+            # Only a rewritten word a phrase may match can make this reading find more than
+            # the text as written: most Latin messages transliterate to nothing of use.
+            if language not in useful or (wanted and language != wanted):
                 continue
-            found = speller.variant(norm, texts)
-            if found is None:
-                continue
-            variant, edits = found
-            files = sets.matching(variant)
-            if files:
-                message = _Message(
-                    variant,
-                    self._cue_sets.get(language, ()),
-                    edits,
-                    "infinitive" not in self.off,
-                    self._finders.get(language),
+            variant, edits = _respelled(norm, rewrites[language])
+            reach, size = self._reach.get(language, 1), len(variant.texts)
+            if reach is None:
+                windows, probe = None, None
+            else:
+                # A match holding rewritten token e starts in e-reach+1..e and ends by e+reach.
+                starts = _merged((max(e - reach + 1, 0), e) for e in edits)
+                windows = [(low, high, min(high + reach, size)) for low, high in starts]
+                probe = _merged(
+                    (max(e - reach + 1, 0), min(e + reach - 1, size - 1)) for e in edits
                 )
+            files = sets.matching(variant, probe)
+            if files:
+                message = self._message(_Reading(variant), language, edits=edits, windows=windows)
                 out[language] = (message, files)
         return out
 
@@ -904,9 +1150,10 @@ class Detector:
         wanted = language.split("-")[0].lower() if language else None
         norm = normalize(text)
         base = self._sets.matching(norm)
-        variants = self._messages(norm, wanted)
+        variants = self._variants(norm, wanted)
         if not base and not variants:
             return tuple(self._shout(text, wanted, []))
+        reading = _Reading(norm)
         plain: dict[str, _Message] = {}
         found: dict[int, Signal] = {}
         claimed: set[int] = set()  # characters where the text as written had candidates
@@ -917,13 +1164,7 @@ class Detector:
                 continue
             message = plain.get(lex.language)
             if message is None:
-                message = plain[lex.language] = _Message(
-                    norm,
-                    self._cue_sets.get(lex.language, ()),
-                    {},
-                    "infinitive" not in self.off,
-                    self._finders.get(lex.language),
-                )
+                message = plain[lex.language] = self._message(reading, lex.language, edits={})
             signal = scan_file(lex, message, cancelled, claimed)
             if signal is not None:
                 found[index] = signal

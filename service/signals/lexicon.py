@@ -9,8 +9,10 @@ rule set's job (``service.ruleset.lexicons``).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from service.signals import patterns
 from service.signals.patterns import Regex
@@ -64,6 +66,46 @@ class LexiconFile:
     # must be for a language's reading of a message to be worth scanning.
     keys: frozenset[tuple[str, bool, bool]] = frozenset()
     shouting: Shouting | None = None
+    # The most tokens a phrase match spans (None: not known), so that a language's own
+    # reading of a message is searched only around the words it rewrote.
+    reach: int | None = None
+
+    @functools.cached_property
+    def _whole(self) -> Any:
+        """Return the phrases in one RE2 set that matches whole texts (None if RE2 refuses)."""
+        return patterns.build_set([entry.source for entry in self.phrases], whole=True)
+
+    @functools.cached_property
+    def cue_parts(self) -> Mapping[str, tuple[tuple[str, int, Regex, Cue | None], ...]]:
+        """Return each cue expression of the file with every place it has: (part, index, cue).
+
+        Parts are ``before``, ``after``, ``exclusions``, ``infinitive`` and
+        ``infinitive_not``; a message holds few cues, so they are looked up
+        by expression rather than each cue checked.
+        """
+        parts: dict[str, list[tuple[str, int, Regex, Cue | None]]] = {}
+        for part, cues in (
+            ("before", self.before),
+            ("after", self.after),
+            ("exclusions", self.exclusions),
+        ):
+            for index, cue in enumerate(cues):
+                parts.setdefault(cue.regex.pattern, []).append((part, index, cue.regex, cue))
+        for part, regexes in (
+            ("infinitive", self.infinitive),
+            ("infinitive_not", self.infinitive_not),
+        ):
+            for index, regex in enumerate(regexes):
+                parts.setdefault(regex.pattern, []).append((part, index, regex, None))
+        return {pattern: tuple(found) for pattern, found in parts.items()}
+
+    def entry_of(self, matched: bytes) -> Entry:
+        """Return the first phrase that matches all of ``matched`` (else the first phrase)."""
+        whole = self._whole
+        if whole is None:
+            return next((e for e in self.phrases if e.regex.fullmatch(matched)), self.phrases[0])
+        found = whole.Match(matched)
+        return self.phrases[min(found)] if found else self.phrases[0]
 
 
 @dataclass(frozen=True)
@@ -93,6 +135,14 @@ class CueSet:
     position: str  # where the cue stands: before, after or either side of the candidate
     window: int | None  # at most this many words between cue and candidate; None: the scope
     cues: tuple[Cue, ...]
+
+    @functools.cached_property
+    def positions(self) -> Mapping[str, tuple[int, ...]]:
+        """Return each cue expression of the set with the indices of the cues it is."""
+        found: dict[str, list[int]] = {}
+        for index, cue in enumerate(self.cues):
+            found.setdefault(cue.regex.pattern, []).append(index)
+        return {pattern: tuple(indices) for pattern, indices in found.items()}
 
 
 @dataclass(frozen=True)

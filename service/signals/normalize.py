@@ -22,10 +22,13 @@ to a span of the original message.
 from __future__ import annotations
 
 import functools
-import itertools
 import re
 import unicodedata
+from bisect import bisect_left
+from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import accumulate, repeat
+from operator import add
 
 HARD = "|"  # a sentence end: nothing crosses it
 SOFT = ","  # a comma or colon: a phrase may step over it, gaps and negation windows may not
@@ -101,30 +104,76 @@ class Token:
 
 @dataclass(frozen=True)
 class Canonical:
-    """The canonical string of a token list, in UTF-8, and the token at each byte offset.
+    """The canonical string of a token list, in UTF-8, and where each token stands in it.
 
     RE2 works on UTF-8: handing it bytes once, rather than text it must encode
-    on every call, keeps repeated searches over one message linear.
+    on every call, keeps repeated searches over one message linear.  A match
+    starts at a token's leading space and ends after a token's trailing space;
+    ``first`` and ``last`` find those tokens by bisection, so no table per
+    byte is built for every message (and every reading of it).
     """
 
     data: bytes
-    starts: dict[int, int]  # offset of a token's leading space -> token index
-    ends: dict[int, int]  # offset just after a token's trailing space -> token index
     offsets: tuple[int, ...]  # token index -> offset of its leading space; one extra at the end
+
+    def first(self, offset: int) -> int:
+        """Return the index of the token whose leading space stands at ``offset``."""
+        index = bisect_left(self.offsets, offset)
+        if index >= len(self.offsets) - 1 or self.offsets[index] != offset:
+            raise KeyError(offset)
+        return index
+
+    def last(self, offset: int) -> int:
+        """Return the index of the token whose trailing space ends just before ``offset``."""
+        index = bisect_left(self.offsets, offset) - 1
+        if index < 0 or index >= len(self.offsets) - 1 or self.offsets[index + 1] != offset:
+            raise KeyError(offset)
+        return index
 
 
 @dataclass(frozen=True)
 class Normalized:
-    """A message prepared for matching."""
+    """A message prepared for matching: its tokens as parallel sequences.
+
+    Parallel sequences rather than one object per token: a long message has
+    hundreds of thousands of tokens, and a language's own reading of it is
+    made by slicing these.
+    """
 
     original: str
-    tokens: tuple[Token, ...]
-    exact: Canonical
-    bare: Canonical
+    texts: Sequence[str]  # folded form of each token
+    bares: Sequence[str]  # diacritic-free form of each token
+    starts: Sequence[int]  # where each token starts in the original
+    ends: Sequence[int]  # where each token ends in the original
+
+    # Made on first use (a reading may need only one); cached by hand, not with
+    # functools.cached_property, whose lock costs more than a short message's canonical.
+    @property
+    def exact(self) -> Canonical:
+        """Return the canonical string of the folded tokens."""
+        found: Canonical | None = self.__dict__.get("_exact")
+        if found is None:
+            found = self.__dict__["_exact"] = canonical(self.texts)
+        return found
+
+    @property
+    def bare(self) -> Canonical:
+        """Return the canonical string of the diacritic-free tokens."""
+        found: Canonical | None = self.__dict__.get("_bare")
+        if found is None:
+            # Most messages have no diacritic to leave out: their two strings are one.
+            same = self.bares == self.texts
+            found = self.__dict__["_bare"] = self.exact if same else canonical(self.bares)
+        return found
+
+    @functools.cached_property
+    def tokens(self) -> tuple[Token, ...]:
+        """Return the tokens as objects (for tests and tools; matching uses the sequences)."""
+        return tuple(map(Token, self.texts, self.bares, self.starts, self.ends))
 
     def span(self, first: int, last: int) -> tuple[int, int]:
         """Return the original-text span from token ``first`` to token ``last``."""
-        return self.tokens[first].start, self.tokens[last].end
+        return self.starts[first], self.ends[last]
 
 
 @functools.lru_cache(maxsize=8192)
@@ -139,6 +188,38 @@ def _char_class(ch: str) -> str:
     if category[0] in "LNM" or ch in _JOINERS or ch in "\u2019\u02bc":
         return "word"
     return "space"
+
+
+_CLASS_LETTERS = {"word": "w", "cjk": "c", HARD: "h", SOFT: "s", "space": " "}
+_CLASS_CACHE = 65536
+
+
+class _Classes(dict[int, str]):
+    """Code point -> the letter of its class, filled on first sight, for ``str.translate``.
+
+    Translating a message into one letter per character lets a regular
+    expression find its words and punctuation runs, instead of a Python loop
+    over every character.
+    """
+
+    def __missing__(self, code: int) -> str:
+        if len(self) > _CLASS_CACHE:
+            self.clear()  # someone sent much of Unicode: start again rather than grow
+        letter = self[code] = _CLASS_LETTERS[_char_class(chr(code))]
+        return letter
+
+
+_CLASSES = _Classes()
+# A word, a CJK character, or a run of punctuation with nothing but spaces between its marks.
+_RUNS = re.compile(r"w+|c|[hs](?: *[hs])*")
+
+
+def _boundary(marks: str, start: int) -> tuple[str, int, int]:
+    """Return the one token a run of punctuation makes: a sentence end outweighs a comma."""
+    if "h" in marks:
+        # The token reaches to its last sentence end; commas after that add nothing.
+        return HARD, start, start + marks.rfind("h") + 1
+    return SOFT, start, start + 1
 
 
 # French elision: "l'avocat", "qu'il", "d'aller" are two words each.
@@ -156,43 +237,28 @@ def _add_word(tokens: list[tuple[str, int, int]], word: str, start: int) -> None
 
 def tokenize(text: str) -> list[tuple[str, int, int]]:
     """Split text into raw tokens (word, CJK character or boundary) with their offsets."""
+    classes = text.translate(_CLASSES)
     tokens: list[tuple[str, int, int]] = []
-    start = -1
-    for index, ch in enumerate(text):
-        kind = _char_class(ch)
-        if kind == "word":
-            if start < 0:
-                start = index
-            continue
-        if start >= 0:
-            _add_word(tokens, text[start:index], start)
-            start = -1
-        if kind == "cjk":
-            tokens.append((ch, index, index + 1))
-        elif kind in BOUNDARIES:
-            if tokens and tokens[-1][0] in BOUNDARIES:
-                # Runs of punctuation count once; a sentence end outweighs a comma.
-                if kind == HARD:
-                    tokens[-1] = (HARD, tokens[-1][1], index + 1)
-            else:
-                tokens.append((kind, index, index + 1))
-    if start >= 0:
-        _add_word(tokens, text[start:], start)
+    for run in _RUNS.finditer(classes):
+        start, end = run.span()
+        kind = classes[start]
+        if kind == "w":
+            _add_word(tokens, text[start:end], start)
+        elif kind == "c":
+            tokens.append((text[start], start, end))
+        else:
+            tokens.append(_boundary(run.group(), start))
     return tokens
 
 
-def canonical(words: list[str]) -> Canonical:
+def canonical(words: Sequence[str]) -> Canonical:
     """Return the canonical string of folded words."""
-    # Built with map, zip and accumulate rather than a loop: long messages
-    # (and a language's own reading of them) are rebuilt once per language.
-    units = [f" {word} ".encode() for word in words]
-    offsets = tuple(itertools.accumulate(map(len, units), initial=0))
-    return Canonical(
-        b"".join(units),
-        dict(zip(offsets[:-1], range(len(units)), strict=True)),
-        dict(zip(offsets[1:], range(len(units)), strict=True)),
-        offsets,
-    )
+    if not words:
+        return Canonical(b"", (0,))
+    # One join and one encode; the offsets from the words' UTF-8 lengths, plus two spaces each.
+    data = f" {'  '.join(words)} ".encode()
+    sizes = map(len, words) if data.isascii() else map(len, map(str.encode, words))
+    return Canonical(data, tuple(accumulate(map(add, sizes, repeat(2)), initial=0)))
 
 
 @functools.lru_cache(maxsize=65536)
@@ -208,6 +274,16 @@ def _fold_word(raw: str) -> tuple[tuple[str, str], ...]:
             if piece not in BOUNDARIES:
                 pieces.append((piece, strip_diacritics(piece)))
     return tuple(pieces)
+
+
+@functools.lru_cache(maxsize=65536)
+def _word_pieces(raw: str) -> tuple[tuple[str, str, int, int], ...]:
+    """Return the tokens one written word makes: (folded, diacritic-free, start, end in it)."""
+    split: list[tuple[str, int, int]] = []
+    _add_word(split, raw, 0)
+    return tuple(
+        (piece, bare, start, end) for word, start, end in split for piece, bare in _fold_word(word)
+    )
 
 
 def fold_token(raw: str) -> list[str]:
@@ -234,16 +310,23 @@ def word_tokens(text: str) -> list[str]:
 
 def normalize(text: str) -> Normalized:
     """Normalise a message for matching."""
-    tokens: list[Token] = []
-    for raw, start, end in tokenize(text):
-        if raw in BOUNDARIES:
-            tokens.append(Token(raw, raw, start, end))
-            continue
-        for piece, bare in _fold_word(raw):
-            tokens.append(Token(piece, bare, start, end))
-    return Normalized(
-        original=text,
-        tokens=tuple(tokens),
-        exact=canonical([t.text for t in tokens]),
-        bare=canonical([t.bare for t in tokens]),
-    )
+    classes = text.translate(_CLASSES)
+    texts: list[str] = []
+    bares: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    for run in _RUNS.finditer(classes):
+        start, end = run.span()
+        if classes[start] in "wc":
+            for piece, bare, low, high in _word_pieces(text[start:end]):
+                texts.append(piece)
+                bares.append(bare)
+                starts.append(start + low)
+                ends.append(start + high)
+        else:
+            mark, low, high = _boundary(run.group(), start)
+            texts.append(mark)
+            bares.append(mark)
+            starts.append(low)
+            ends.append(high)
+    return Normalized(text, texts, bares, starts, ends)

@@ -350,6 +350,33 @@ def build_cached(regex: str) -> Regex:
     return build_one(regex)
 
 
+def build_set(regexes: list[str], whole: bool = False) -> Any:
+    """Compile expressions into one RE2 set (of whole texts with ``whole``); None if refused."""
+    compiled = re2.Set.FullMatchSet(options()) if whole else re2.Set.SearchSet(options())
+    try:
+        for regex in regexes:
+            compiled.Add(regex)
+        compiled.Compile()
+    except (re2.error, RuntimeError, ValueError):
+        return None
+    return compiled
+
+
+def max_tokens(items: tuple[Item, ...]) -> int:
+    """Return how many tokens a match of ``items`` spans at most (with the ^ and $ it takes)."""
+    total = 0
+    for item in items:
+        if isinstance(item, Gap):
+            total += GAP_WORDS
+        elif isinstance(item, OptionalItem):
+            total += max_tokens((item.item,))
+        elif isinstance(item, Group):
+            total += max(max_tokens(alternative) for alternative in item.alternatives)
+        else:  # a word, a comma, or the sentence or clause mark a ^ or $ takes
+            total += 1
+    return total
+
+
 def literal_words(items: tuple[Item, ...]) -> set[str]:
     """Return the whole words (no ``*``, not Chinese) a phrase's matches may contain."""
     found: set[str] = set()

@@ -18,7 +18,14 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
     (
         "foundation",
         frozenset(
-            {"service.hints", "service.config", "service.masking", "service.metrics", "service.logs"}
+            {
+                "service.hints",
+                "service.config",
+                "service.masking",
+                "service.metrics",
+                "service.logs",
+                "service.jsonwire",
+            }
         ),
     ),
     ("domain", frozenset({"service.engine", "service.cases"})),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+from typing import Any
 
 import pytest
 
@@ -212,6 +213,48 @@ def test_one_edit_never_applies_to_short_words_endings_or_exact_phrases(spelled:
 def test_the_text_as_written_is_read_first(spelled: Detector) -> None:
     (signal,) = spelled.detect("get me your manager")
     assert signal.edits == ()
+
+
+def test_a_reading_is_made_only_when_a_rewritten_word_may_reach_a_phrase(
+    spelled: Detector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from service.signals import detect as detect_module
+
+    made: list[str] = []
+    respelled = detect_module._respelled
+
+    def counted(norm: Any, rewrites: Any) -> Any:
+        made.append(norm.original)
+        return respelled(norm, rewrites)
+
+    monkeypatch.setattr(detect_module, "_respelled", counted)
+    assert names(spelled, "the weather is nice today, thanks for the help") == []
+    assert names(spelled, "u are great") == []  # "you" is in no phrase of the language
+    assert made == []
+    assert names(spelled, "get me ur manger") == ["supervisor_demand"]
+    assert made == ["get me ur manger"]
+
+
+GAPPED = """
+    signal: legal_threat
+    language: en
+    phrases: ["^ (i will|i'll) call ... my ... attorney $"]
+"""
+
+
+def test_a_rewrite_at_the_far_end_of_the_longest_phrase_is_found_in_a_long_text() -> None:
+    detector = build(
+        {
+            "rules/lexicons/en/legal_threat.yaml": GAPPED,
+            "rules/lexicons/en/spelling.yaml": SPELLING,
+        }
+    )
+    filler = "the weather is nice today. " * 2_000
+    assert names(detector, filler + "I will call them all now, my own family atorney. ") == []
+    text = filler + "I will call them all now my own family atorney. " + filler
+    (signal,) = detector.detect(text)
+    assert signal.evidence == "I will call them all now my own family atorney"
+    assert signal.edits == ("atorney→attorney (one edit)",)
 
 
 @pytest.mark.parametrize(

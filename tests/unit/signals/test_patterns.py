@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from service.signals.patterns import PatternError, compile_cue, compile_phrase
+from service.signals.patterns import PatternError, compile_cue, compile_phrase, max_tokens, parse
 
 
 @pytest.mark.parametrize(
@@ -68,3 +68,16 @@ def test_lists_are_named_alternatives() -> None:
         compile_phrase("speak to @boses", lists=lists)
     with pytest.raises(PatternError, match="cannot be used in a list item"):
         parse_list(["manager ... now"])
+
+
+@pytest.mark.parametrize(
+    ("phrase", "tokens"),
+    [
+        ("get (me)? (a|your) manager", 4),
+        ("^ (i will|i'll) call ... my ... attorney $", 13),  # a gap is up to three words
+        ("позовите , пожалуйста , руководител*", 5),  # a comma is a token of its own
+        ("kierowni*", 1),
+    ],
+)
+def test_a_phrase_knows_how_many_tokens_its_matches_span_at_most(phrase: str, tokens: int) -> None:
+    assert max_tokens(parse(phrase)) == tokens

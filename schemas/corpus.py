@@ -3,7 +3,10 @@
 Each message lists exactly the signals it carries; an empty list marks a hard
 negative (a look-alike, a negation, an idiom).  A message the lexicon is
 known to get wrong says so with ``known_error`` and why, so the tests and the
-benchmark report it instead of hiding it.
+benchmark report it instead of hiding it.  ``kind`` says which look-alike a
+hard negative is (someone else's threat reported, a hypothetical, legal words
+as a topic, swearing at oneself...), so the tests can require every language
+to hold each kind the detector must leave alone.
 """
 
 from __future__ import annotations
@@ -15,6 +18,17 @@ from marshmallow import fields, validate
 from schemas.common import Choice, StrictSchema, string
 from service.engine.catalog import SIGNALS
 
+# Look-alikes that carry no signal of the customer's own (docs/lexicons.md, cue sets).
+KINDS = (
+    "reported_speech",  # someone else's threat or demand, reported by the customer
+    "hypothetical",  # a counterfactual, or an intention given up
+    "legal_topic",  # legal words as a topic, or a question about legal procedure
+    "self_directed",  # swearing at oneself or at a thing
+    "agent_offer",  # the agent's offer, quoted back
+    "quoted",  # a film, the news, a company letter quoted
+    "idiom",  # a violent or rude word in an idiom ("this price is killing me")
+)
+
 
 class CorpusMessageSchema(StrictSchema):
     """One labelled message."""
@@ -23,6 +37,7 @@ class CorpusMessageSchema(StrictSchema):
     signals = fields.List(string(validate=Choice(SIGNALS, "signal")), required=True)
     note = string(validate=validate.Length(1, 300))
     known_error = string(validate=validate.Length(1, 300))
+    kind = string(validate=Choice(KINDS, "kind"))
 
 
 class CorpusFileSchema(StrictSchema):

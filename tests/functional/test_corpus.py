@@ -16,6 +16,8 @@ from tests.support.corpus import Message, load_corpus
 
 MESSAGES = load_corpus()
 LANGUAGES = ("en", "pl", "zh", "bg", "ar", "es", "de", "fr", "ru", "pt")
+# Look-alikes every language must hold, each giving no signal (issue 10).
+REQUIRED_KINDS = ("reported_speech", "hypothetical", "legal_topic", "self_directed")
 
 
 @pytest.mark.parametrize("message", MESSAGES, ids=[m.id for m in MESSAGES])
@@ -34,3 +36,13 @@ def test_the_corpus_covers_every_language_and_signal() -> None:
         for signal in SIGNALS:
             assert sum(signal in m.signals for m in mine) >= 5, f"{language}: few {signal} examples"
         assert sum(not m.signals for m in mine) >= 8, f"{language}: few hard negatives"
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_every_language_holds_each_required_look_alike_as_a_hard_negative(language: str) -> None:
+    mine = [m for m in MESSAGES if m.language == language and m.kind]
+    for kind in REQUIRED_KINDS:
+        of_kind = [m for m in mine if m.kind == kind]
+        assert len(of_kind) >= 3, f"{language}: {len(of_kind)} {kind} look-alikes"
+    # A look-alike is a hard negative by definition: it carries no signal.
+    assert not [m.text for m in mine if m.signals], f"{language}: a look-alike with signals"

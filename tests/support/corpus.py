@@ -22,6 +22,7 @@ class Message:
     signals: frozenset[str]
     note: str | None
     known_error: str | None
+    kind: str | None = None
 
     @property
     def id(self) -> str:
@@ -45,6 +46,7 @@ def load_corpus(directory: Path = CORPUS) -> list[Message]:
                     frozenset(item["signals"]),
                     item.get("note"),
                     item.get("known_error"),
+                    item.get("kind"),
                 )
             )
     return messages

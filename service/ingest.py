@@ -87,16 +87,71 @@ def _once(
 ) -> Ingested:
     if store.engine.dialect.name == "postgresql":
         return _once_postgres(store, policy, case_id, event, body, digest, caller, now)
-    with store.write() as conn:
-        case = repo.lock_case(conn, case_id, now)
+    return _once_sqlite(store, policy, case_id, event, body, digest, caller, now)
+
+
+def _once_sqlite(
+    store: Store,
+    policy: Policy,
+    case_id: str,
+    event: Event,
+    body: Mapping[str, Any],
+    digest: str,
+    caller: str | None,
+    now: datetime,
+) -> Ingested:
+    """Ingest on SQLite: decide outside the writer lock, write in a group commit.
+
+    The decision is made from committed state read in a read transaction,
+    which never waits for the writer.  Under the writer lock the event's job
+    checks that the case (its event_count), the customer and the agents'
+    generation are as read; if not, it decides again there, from the locked
+    state, as every event once did.
+    """
+    with store.read() as conn:
         stored = repo.find_event(conn, event.event_id)
         if stored is not None:
             return _duplicate(stored, case_id, digest, event.event_id)
+        case = repo.read_case(conn, case_id)
         _check_customer(case_id, case, event)
-        decision, seq = decide_and_store(
-            conn, policy, case_id, case, event, body, digest, caller, now, agents=store.agents
+        customer_id = case.customer_id or event.customer_id
+        customer = CustomerState()
+        if customer_id is not None:
+            customer = repo.read_customer(conn, customer_id, now)
+        agent_id = event.agent_id or case.state.current_agent
+        generation = repo.agents_generation(conn) if agent_id else None
+        agent = _agent(
+            store.agents, generation, agent_id, lambda: repo.load_agent(conn, agent_id or "")
         )
-    return Ingested(decision, False, seq, case.customer_id or event.customer_id)
+    plan = _decide(policy, case_id, case, customer, agent, event, body, digest, caller, now)
+
+    def write(conn: sa.Connection) -> Ingested:
+        locked = repo.lock_case(conn, case_id, now)
+        stored = repo.find_event(conn, event.event_id)
+        if stored is not None:
+            return _duplicate(stored, case_id, digest, event.event_id)
+        same = (locked.event_count, locked.customer_id) == (case.event_count, case.customer_id)
+        if same and agent_id:
+            same = repo.agents_generation(conn) == generation
+        if same and customer_id is not None:
+            same = repo.lock_customer(conn, customer_id, now) == customer
+        if not same:
+            # Changed since it was read (another event of the case or customer,
+            # an agent's profile): decide again from the locked state.
+            _check_customer(case_id, locked, event)
+            decision, seq = decide_and_store(
+                conn, policy, case_id, locked, event, body, digest, caller, now, agents=store.agents
+            )
+            return Ingested(decision, False, seq, locked.customer_id or event.customer_id)
+        seq = repo.insert_event(conn, plan.event_row, plan.rule_ids)
+        run(conn, plan.writes)
+        webhooks.queue_decision(
+            conn, plan.decision, customer_id=plan.customer_id, time_driven=False, now=now
+        )
+        return Ingested(plan.decision, False, seq, plan.customer_id)
+
+    result: Ingested = store.group.run(write)
+    return result
 
 
 def _check_customer(case_id: str, case: repo.LockedCase, event: Event) -> None:

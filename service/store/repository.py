@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -24,6 +25,7 @@ from service.cases.model import AgentProfile, CaseState, CustomerState, Event, S
 from service.engine.model import AgentLimits
 from service.signals.detect import Signal
 from service.store import codec
+from service.store.group import GroupCommit
 from service.store.schema import agents, cases, customers, decision_rules, events, generations
 from service.store.writes import Write, run
 
@@ -35,6 +37,8 @@ class Store:
         self.engine = engine
         self._writers = WriterQueue.for_engine(engine)
         self.agents = AgentCache()
+        # SQLite's events: written in groups, one transaction per group (service.store.group).
+        self.group = GroupCommit(self.write)
 
     @contextmanager
     def write(self) -> Iterator[sa.Connection]:
@@ -147,6 +151,10 @@ _SAVE_CUSTOMER = (
         updated_at=sa.bindparam("now"),
     )
 )
+_READ_CASE = sa.select(cases.c.customer_id, cases.c.state, cases.c.event_count).where(
+    cases.c.case_id == sa.bindparam("key")
+)
+_READ_CUSTOMER = sa.select(customers).where(customers.c.customer_id == sa.bindparam("key"))
 _LOAD_AGENT = sa.select(agents).where(agents.c.agent_id == sa.bindparam("key"))
 _AGENTS_GENERATION = sa.select(generations.c.generation).where(generations.c.name == "agents")
 
@@ -211,23 +219,46 @@ def recent_escalations(stamps: Sequence[str], now: datetime) -> tuple[datetime, 
     )
 
 
+def _new_customer(customer_id: str, now: datetime) -> dict[str, Any]:
+    """Return the row a customer starts with."""
+    return {
+        "customer_id": customer_id,
+        "tier": "standard",
+        "flags": [],
+        "flag_reasons": {},
+        "unresolved_complaints": 0,
+        "complaint_refs": [],
+        "escalations": [],
+        "threats": [],
+        "updated_at": now,
+    }
+
+
 def lock_customer(conn: sa.Connection, customer_id: str, now: datetime) -> CustomerState:
     """Create the customer if new and lock the row (one statement); count recent escalations."""
     row = conn.execute(
-        _CREATE_OR_LOCK_CUSTOMER[conn.dialect.name],
-        {
-            "customer_id": customer_id,
-            "tier": "standard",
-            "flags": [],
-            "flag_reasons": {},
-            "unresolved_complaints": 0,
-            "complaint_refs": [],
-            "escalations": [],
-            "threats": [],
-            "updated_at": now,
-        },
+        _CREATE_OR_LOCK_CUSTOMER[conn.dialect.name], _new_customer(customer_id, now)
     ).one()
     return codec.customer_from_row(row, recent_escalations(row.escalations, now))
+
+
+def read_customer(conn: sa.Connection, customer_id: str, now: datetime) -> CustomerState:
+    """Return a customer's state without locking or creating it (a new one's, when absent)."""
+    row: Any = conn.execute(_READ_CUSTOMER, {"key": customer_id}).first()
+    if row is None:
+        row = SimpleNamespace(**_new_customer(customer_id, now))
+    return codec.customer_from_row(row, recent_escalations(row.escalations, now))
+
+
+def read_case(conn: sa.Connection, case_id: str) -> LockedCase:
+    """Return a case as stored, without locking or creating it (a new one's, when absent).
+
+    Its event_count is its version: every event stored on the case adds one.
+    """
+    row = conn.execute(_READ_CASE, {"key": case_id}).first()
+    if row is None:
+        return LockedCase(codec.case_from_json(case_id, {}), None, 0)
+    return LockedCase(codec.case_from_json(case_id, row.state), row.customer_id, row.event_count)
 
 
 def customer_write(state: CustomerState, now: datetime) -> Write:

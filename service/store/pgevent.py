@@ -84,6 +84,7 @@ LEFT JOIN agents a
     AND {cached}::bigint IS DISTINCT FROM g.generation
 """)
 
+IDLE = psycopg.pq.TransactionStatus.IDLE
 _INSERT_EVENT = events.insert().returning(events.c.seq)
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 
@@ -256,7 +257,7 @@ def event_transaction(engine: sa.Engine) -> Iterator[EventTransaction]:
                 if not (driver.closed or driver.broken or transaction.committing):
                     # The error being raised says more than one in rolling back.
                     with contextlib.suppress(psycopg.Error):
-                        if driver.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                        if driver.info.transaction_status != IDLE:
                             driver.execute("ROLLBACK")
                 raise
         except psycopg.Error as exc:
@@ -265,5 +266,10 @@ def event_transaction(engine: sa.Engine) -> Iterator[EventTransaction]:
                 raise OutcomeUnknown("the connection was lost during COMMIT") from error
             raise error from exc
         finally:
-            if not driver.closed:
+            if conn.invalidated:
+                pass  # dropped from the pool already
+            elif driver.closed or driver.info.transaction_status != IDLE:
+                # Left mid-transaction (its ROLLBACK failed): never hand it out again.
+                conn.invalidate()
+            else:
                 driver.autocommit = False

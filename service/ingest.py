@@ -126,10 +126,9 @@ def _once_sqlite(
     plan = _decide(policy, case_id, case, customer, agent, event, body, digest, caller, now)
 
     def write(conn: sa.Connection) -> Ingested:
+        # No second idempotency lookup: an event id stored since it was read
+        # fails the insert (IntegrityError), and the next attempt finds it.
         locked = repo.lock_case(conn, case_id, now)
-        stored = repo.find_event(conn, event.event_id)
-        if stored is not None:
-            return _duplicate(stored, case_id, digest, event.event_id)
         same = (locked.event_count, locked.customer_id) == (case.event_count, case.customer_id)
         if same and agent_id:
             same = repo.agents_generation(conn) == generation

@@ -6,7 +6,7 @@ what reaches this module is a job that, under the lock, checks what it was
 decided from and writes.  The first thread to arrive commits every job
 waiting at that moment: it takes the writer's turn (``WriterQueue``), opens
 one BEGIN IMMEDIATE, runs each job in a savepoint (a job that fails leaves the
-others alone), commits once and only then wakes the waiters.  Threads that
+others alone; a job alone needs none), commits once and only then wakes the waiters.  Threads that
 arrive meanwhile wait for the next group, led by one of them.
 
 Nothing is acknowledged before its commit: a job's result is handed back only
@@ -74,14 +74,18 @@ class GroupCommit:
     def _commit(self, group: list[_Job]) -> None:
         try:
             with self._begin() as conn:
-                for job in group:
-                    try:
-                        with conn.begin_nested():
-                            job.result = job.work(conn)
-                    except Exception as exc:  # the job's own failure: its savepoint is undone
-                        job.error = exc
+                if len(group) == 1:
+                    # Alone: its failure rolls the transaction back, no savepoint needed.
+                    group[0].result = group[0].work(conn)
+                else:
+                    for job in group:
+                        try:
+                            with conn.begin_nested():
+                                job.result = job.work(conn)
+                        except Exception as exc:  # the job's own failure: its savepoint undone
+                            job.error = exc
         except BaseException as exc:
-            # BEGIN or COMMIT failed: nothing of the group is stored.
+            # BEGIN or COMMIT failed, or a job alone did: nothing of the group is stored.
             for job in group:
                 job.result = None
                 if job.error is None:

@@ -10,9 +10,11 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from flask import Flask
 
+from service import decide
 from service.store.schema import cases, customers
 from tests.support.events import at, body
 
@@ -97,3 +99,24 @@ def test_one_event_sent_many_times_at_once_is_stored_once_with_one_decision(
     assert len({a.get_json()["decision_id"] for a in answers}) == 1
     case = backend_app.test_client().get("/v1/cases/C-1").get_json()
     assert case["event_count"] == 1
+
+
+def test_an_event_whose_state_did_not_change_is_decided_once(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    decided: list[str] = []
+    evaluate = decide.evaluate
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        decided.append(args[2].event_id)
+        return evaluate(*args, **kwargs)
+
+    monkeypatch.setattr(decide, "evaluate", counted)
+    client = app.test_client()
+    assert client.put("/v1/agents/ag-1", json={"skills": ["billing"]}).status_code == 201
+    for n in range(3):
+        event = body(event_id=f"e-{n}", occurred_at=at(n), customer={"id": "cus-1"})
+        assert client.post("/v1/cases/C-1/events", json=event).status_code == 201
+
+    # Read, decided, then found unchanged under the writer lock: not decided again.
+    assert decided == ["e-0", "e-1", "e-2"]

@@ -3,8 +3,8 @@
 SQLite runs in WAL mode with ``synchronous=FULL``, so a committed transaction
 survives a crash of the process or the machine; write transactions start with
 ``BEGIN IMMEDIATE`` and wait up to the busy timeout for the write lock, which
-serialises writers across processes.  PostgreSQL uses row locks
-(``SELECT ... FOR UPDATE``) per case and per customer.
+serialises writers across processes.  PostgreSQL uses row locks per case and
+per customer; its pool pings nothing at checkout (``_drop_closed`` instead).
 """
 
 from __future__ import annotations

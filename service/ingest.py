@@ -29,7 +29,7 @@ from service.store import codec, pgevent
 from service.store import repository as repo
 from service.store import webhooks as hooks
 from service.store.repository import Store
-from service.store.writes import Write, run
+from service.store.writes import Write, first_on_driver, run, run_on_driver
 from service.timers import deadlines as timers
 from service.webhooks import outbox
 
@@ -142,8 +142,10 @@ def _once_sqlite(
                 conn, policy, case_id, locked, event, body, digest, caller, now, agents=store.agents
             )
             return Ingested(decision, False, seq, locked.customer_id or event.customer_id)
-        seq = repo.insert_event(conn, plan.event_row, plan.rule_ids)
-        run(conn, plan.writes)
+        # Through the driver: statements compiled once, none of SQLAlchemy's per-call work.
+        seq = int(first_on_driver(conn, repo.INSERT_EVENT, plan.event_row)[0])
+        rules = [{"seq": seq, "rule_id": r} for r in plan.rule_ids]
+        run_on_driver(conn, [repo.rules_write(rules), *plan.writes])
         webhooks.queue_decision(
             conn, plan.decision, customer_id=plan.customer_id, time_driven=False, now=now
         )

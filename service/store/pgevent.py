@@ -38,7 +38,6 @@ from service.cases.model import AgentProfile, CustomerState
 from service.store import codec
 from service.store import repository as repo
 from service.store import webhooks as hooks
-from service.store.schema import events
 from service.store.writes import Write, compiled
 
 
@@ -85,7 +84,7 @@ LEFT JOIN agents a
 """)
 
 IDLE = psycopg.pq.TransactionStatus.IDLE
-_INSERT_EVENT = events.insert().returning(events.c.seq)
+
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 
 
@@ -183,7 +182,7 @@ class EventTransaction:
     ) -> int:
         """Store the event, its rules and ``writes`` in one statement; return the event's seq."""
         dialect = self._conn.dialect
-        insert = compiled(_INSERT_EVENT, dialect, sorted(event_row))
+        insert = compiled(repo.INSERT_EVENT, dialect, sorted(event_row))
         params = {f"e_{k}": v for k, v in insert.params(event_row).items()}
         params["rule_ids"] = list(rule_ids)
         parts: list[tuple[Any, str]] = []

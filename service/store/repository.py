@@ -125,7 +125,7 @@ _CREATE_OR_LOCK_CUSTOMER = _create_or_lock(customers, "customer_id")
 _FIND_EVENT = sa.select(
     events.c.seq, events.c.case_id, events.c.body_hash, events.c.decision
 ).where(events.c.event_id == sa.bindparam("key"))
-_INSERT_EVENT = events.insert().returning(events.c.seq)
+INSERT_EVENT = events.insert().returning(events.c.seq)
 _INSERT_RULES = decision_rules.insert()
 _SAVE_CASE = (
     cases.update()
@@ -311,9 +311,14 @@ def save_case(
     run(conn, [case_write(state, customer_id, event_count, now)])
 
 
+def rules_write(rows: Sequence[Mapping[str, Any]]) -> Write:
+    """Return the write that indexes an event's matched rules (rows of seq and rule_id)."""
+    return Write(_INSERT_RULES, rows)
+
+
 def insert_event(conn: sa.Connection, row: dict[str, Any], rule_ids: Sequence[str]) -> int:
     """Store an event with its decision and index its matched rules; return its sequence number."""
-    seq: int = conn.execute(_INSERT_EVENT, row).scalar_one()
+    seq: int = conn.execute(INSERT_EVENT, row).scalar_one()
     if rule_ids:
         conn.execute(_INSERT_RULES, [{"seq": seq, "rule_id": r} for r in rule_ids])
     return seq

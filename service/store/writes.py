@@ -78,3 +78,54 @@ def compiled(statement: UpdateBase, dialect: sa.Dialect, columns: Sequence[str])
     with _cache_lock:
         _cache[key] = found
     return found
+
+
+def _driver_error(conn: sa.Connection, exc: Exception) -> sa.exc.DBAPIError:
+    """Return SQLAlchemy's error for a driver error, as ``conn.execute`` would raise it."""
+    error = sa.exc.DBAPIError.instance(
+        None, None, exc, conn.dialect.loaded_dbapi.Error, hide_parameters=True
+    )
+    assert isinstance(error, sa.exc.DBAPIError)  # a driver error always is one
+    return error
+
+
+def _positional(statement: Compiled, row: Mapping[str, Any]) -> list[Any]:
+    values = statement.params(row)
+    order: Sequence[str] = getattr(statement.compiled, "positiontup", None) or ()
+    return [values[name] for name in order]
+
+
+def run_on_driver(conn: sa.Connection, writes: Iterable[Write]) -> None:
+    """Execute ``writes`` in order on the driver's cursor, in the caller's transaction.
+
+    For a positional-parameter driver (SQLite's): what ``run`` does without
+    SQLAlchemy's per-statement work.  Errors are raised as SQLAlchemy's.
+    """
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    dbapi_error = conn.dialect.loaded_dbapi.Error
+    try:
+        for write in writes:
+            if not write.rows:
+                continue
+            statement = compiled(write.statement, conn.dialect, sorted(write.rows[0]))
+            if len(write.rows) == 1:
+                cursor.execute(statement.sql, _positional(statement, write.rows[0]))
+            else:
+                cursor.executemany(statement.sql, [_positional(statement, r) for r in write.rows])
+    except dbapi_error as exc:
+        raise _driver_error(conn, exc) from exc
+    finally:
+        cursor.close()
+
+
+def first_on_driver(conn: sa.Connection, statement: UpdateBase, row: Mapping[str, Any]) -> Any:
+    """Execute one statement with RETURNING on the driver's cursor; return its first row."""
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    built = compiled(statement, conn.dialect, sorted(row))
+    try:
+        cursor.execute(built.sql, _positional(built, row))
+        return cursor.fetchone()
+    except conn.dialect.loaded_dbapi.Error as exc:
+        raise _driver_error(conn, exc) from exc
+    finally:
+        cursor.close()

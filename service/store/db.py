@@ -3,14 +3,15 @@
 SQLite runs in WAL mode with ``synchronous=FULL``, so a committed transaction
 survives a crash of the process or the machine; write transactions start with
 ``BEGIN IMMEDIATE`` and wait up to the busy timeout for the write lock, which
-serialises writers across processes.  PostgreSQL uses row locks
-(``SELECT ... FOR UPDATE``) per case and per customer.
+serialises writers across processes.  PostgreSQL uses row locks per case and
+per customer; its pool pings nothing at checkout (``_drop_closed`` instead).
 """
 
 from __future__ import annotations
 
 import fcntl
 import logging
+import select
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,6 +26,8 @@ log = logging.getLogger(__name__)
 
 MIGRATIONS = str(Path(__file__).resolve().parent / "migrations")
 BUSY_TIMEOUT_MS = 30_000
+# PostgreSQL connections are replaced after this long (firewalls drop idle ones).
+POOL_RECYCLE_SECONDS = 1800
 # One number for PostgreSQL's advisory lock around migrations.
 MIGRATION_LOCK_KEY = 0x65736331
 
@@ -85,19 +88,45 @@ def create_engine(url: str) -> sa.Engine:
         engine = sa.create_engine(
             url,
             connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
-            pool_pre_ping=True,
+            # A file has no connection to lose: no ping per checkout.
+            pool_pre_ping=False,
             hide_parameters=True,  # errors and logs never carry event bodies
         )
         _sqlite_setup(engine)
         return engine
-    return sa.create_engine(
+    engine = sa.create_engine(
         url,
         pool_size=8,
         max_overflow=8,
-        pool_pre_ping=True,
+        # No ping per checkout (a round trip per transaction): a connection the
+        # server closed is found by _drop_closed at no cost, a lost one by the
+        # first statement, and the event path does its transaction again.
+        pool_pre_ping=False,
+        pool_recycle=POOL_RECYCLE_SECONDS,
         pool_timeout=30,
         hide_parameters=True,  # errors and logs never carry event bodies
     )
+    sa_event.listen(engine, "checkout", _drop_closed)
+    return engine
+
+
+def _drop_closed(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """Refuse a pooled connection the server has closed, without a round trip.
+
+    An idle connection gets nothing from the server unless the server ends it
+    (a terminated backend, a restart: an error message, then end of file), so
+    readable means closed; the pool then opens a fresh one (DisconnectionError).
+    """
+    pgconn = getattr(dbapi_connection, "pgconn", None)
+    if pgconn is None:
+        return
+    if dbapi_connection.closed or dbapi_connection.broken:
+        raise sa.exc.DisconnectionError("connection closed")
+    poller = select.poll()
+    poller.register(pgconn.socket, select.POLLIN | select.POLLERR | select.POLLHUP)
+    if poller.poll(0):
+        dbapi_connection.close()
+        raise sa.exc.DisconnectionError("the server closed the connection")
 
 
 def alembic_config(engine: sa.Engine) -> Config:

@@ -9,11 +9,12 @@ from __future__ import annotations
 import fcntl
 import os
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -24,7 +25,9 @@ from service.cases.model import AgentProfile, CaseState, CustomerState, Event, S
 from service.engine.model import AgentLimits
 from service.signals.detect import Signal
 from service.store import codec
-from service.store.schema import agents, cases, customers, decision_rules, events
+from service.store.group import GroupCommit
+from service.store.schema import agents, cases, customers, decision_rules, events, generations
+from service.store.writes import Write, run
 
 
 class Store:
@@ -33,6 +36,9 @@ class Store:
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
         self._writers = WriterQueue.for_engine(engine)
+        self.agents = AgentCache()
+        # SQLite's events: written in groups, one transaction per group (service.store.group).
+        self.group = GroupCommit(self.write)
 
     @contextmanager
     def write(self) -> Iterator[sa.Connection]:
@@ -119,7 +125,7 @@ _CREATE_OR_LOCK_CUSTOMER = _create_or_lock(customers, "customer_id")
 _FIND_EVENT = sa.select(
     events.c.seq, events.c.case_id, events.c.body_hash, events.c.decision
 ).where(events.c.event_id == sa.bindparam("key"))
-_INSERT_EVENT = events.insert().returning(events.c.seq)
+INSERT_EVENT = events.insert().returning(events.c.seq)
 _INSERT_RULES = decision_rules.insert()
 _SAVE_CASE = (
     cases.update()
@@ -145,7 +151,27 @@ _SAVE_CUSTOMER = (
         updated_at=sa.bindparam("now"),
     )
 )
+_READ_CASE = sa.select(cases.c.customer_id, cases.c.state, cases.c.event_count).where(
+    cases.c.case_id == sa.bindparam("key")
+)
+_READ_CUSTOMER = sa.select(customers).where(customers.c.customer_id == sa.bindparam("key"))
 _LOAD_AGENT = sa.select(agents).where(agents.c.agent_id == sa.bindparam("key"))
+_AGENTS_GENERATION = sa.select(generations.c.generation).where(generations.c.name == "agents")
+
+
+def _bump(name: str) -> dict[str, sa.Insert]:
+    """Build, per dialect, the statement that adds one to a generation (creating its row)."""
+    statements: dict[str, sa.Insert] = {}
+    for dialect, module in (("postgresql", postgresql), ("sqlite", sqlite)):
+        insert = module.insert(generations).values(name=name, generation=1)
+        statements[dialect] = insert.on_conflict_do_update(
+            index_elements=[generations.c.name],
+            set_={"generation": generations.c.generation + 1},
+        )
+    return statements
+
+
+_BUMP_AGENTS = _bump("agents")
 
 
 @dataclass(frozen=True)
@@ -184,7 +210,7 @@ def find_event(conn: sa.Connection, event_id: str) -> StoredEvent | None:
     return StoredEvent(row.seq, row.case_id, row.body_hash, dict(row.decision))
 
 
-def _recent(stamps: Sequence[str], now: datetime) -> tuple[datetime, ...]:
+def recent_escalations(stamps: Sequence[str], now: datetime) -> tuple[datetime, ...]:
     """Return the escalation times of the last ESCALATION_WINDOW before ``now``."""
     return tuple(
         moment
@@ -193,41 +219,88 @@ def _recent(stamps: Sequence[str], now: datetime) -> tuple[datetime, ...]:
     )
 
 
+def _new_customer(customer_id: str, now: datetime) -> dict[str, Any]:
+    """Return the row a customer starts with."""
+    return {
+        "customer_id": customer_id,
+        "tier": "standard",
+        "flags": [],
+        "flag_reasons": {},
+        "unresolved_complaints": 0,
+        "complaint_refs": [],
+        "escalations": [],
+        "threats": [],
+        "updated_at": now,
+    }
+
+
 def lock_customer(conn: sa.Connection, customer_id: str, now: datetime) -> CustomerState:
     """Create the customer if new and lock the row (one statement); count recent escalations."""
     row = conn.execute(
-        _CREATE_OR_LOCK_CUSTOMER[conn.dialect.name],
-        {
-            "customer_id": customer_id,
-            "tier": "standard",
-            "flags": [],
-            "flag_reasons": {},
-            "unresolved_complaints": 0,
-            "complaint_refs": [],
-            "escalations": [],
-            "threats": [],
-            "updated_at": now,
-        },
+        _CREATE_OR_LOCK_CUSTOMER[conn.dialect.name], _new_customer(customer_id, now)
     ).one()
-    return codec.customer_from_row(row, _recent(row.escalations, now))
+    return codec.customer_from_row(row, recent_escalations(row.escalations, now))
+
+
+def read_customer(conn: sa.Connection, customer_id: str, now: datetime) -> CustomerState:
+    """Return a customer's state without locking or creating it (a new one's, when absent)."""
+    row: Any = conn.execute(_READ_CUSTOMER, {"key": customer_id}).first()
+    if row is None:
+        row = SimpleNamespace(**_new_customer(customer_id, now))
+    return codec.customer_from_row(row, recent_escalations(row.escalations, now))
+
+
+def read_case(conn: sa.Connection, case_id: str) -> LockedCase:
+    """Return a case as stored, without locking or creating it (a new one's, when absent).
+
+    Its event_count is its version: every event stored on the case adds one.
+    """
+    row = conn.execute(_READ_CASE, {"key": case_id}).first()
+    if row is None:
+        return LockedCase(codec.case_from_json(case_id, {}), None, 0)
+    return LockedCase(codec.case_from_json(case_id, row.state), row.customer_id, row.event_count)
+
+
+def customer_write(state: CustomerState, now: datetime) -> Write:
+    """Return the write that stores a customer's state back."""
+    assert state.id is not None
+    return Write(
+        _SAVE_CUSTOMER,
+        [
+            {
+                "key": state.id,
+                "tier": state.tier,
+                "flags": list(state.flags),
+                "reasons": dict(state.flag_reasons),
+                "unresolved": state.unresolved_complaints,
+                "refs": codec.refs_to_json(state.unresolved_complaint_refs),
+                "escalated": [codec.stamp(m) for m in state.escalated_at],
+                "threats": codec.threats_to_json(state.threats),
+                "now": now,
+            }
+        ],
+    )
 
 
 def save_customer(conn: sa.Connection, state: CustomerState, now: datetime) -> None:
     """Write a customer's state back."""
-    assert state.id is not None
-    conn.execute(
-        _SAVE_CUSTOMER,
-        {
-            "key": state.id,
-            "tier": state.tier,
-            "flags": list(state.flags),
-            "reasons": dict(state.flag_reasons),
-            "unresolved": state.unresolved_complaints,
-            "refs": codec.refs_to_json(state.unresolved_complaint_refs),
-            "escalated": [codec.stamp(m) for m in state.escalated_at],
-            "threats": codec.threats_to_json(state.threats),
-            "now": now,
-        },
+    run(conn, [customer_write(state, now)])
+
+
+def case_write(state: CaseState, customer_id: str | None, event_count: int, now: datetime) -> Write:
+    """Return the write that stores a case's aggregates back."""
+    assert state.case_id is not None
+    return Write(
+        _SAVE_CASE,
+        [
+            {
+                "key": state.case_id,
+                "state": codec.case_to_json(state),
+                "customer": customer_id,
+                "count": event_count,
+                "now": now,
+            }
+        ],
     )
 
 
@@ -235,40 +308,48 @@ def save_case(
     conn: sa.Connection, state: CaseState, customer_id: str | None, event_count: int, now: datetime
 ) -> None:
     """Write a case's aggregates back."""
-    assert state.case_id is not None
-    conn.execute(
-        _SAVE_CASE,
-        {
-            "key": state.case_id,
-            "state": codec.case_to_json(state),
-            "customer": customer_id,
-            "count": event_count,
-            "now": now,
-        },
-    )
+    run(conn, [case_write(state, customer_id, event_count, now)])
+
+
+def rules_write(rows: Sequence[Mapping[str, Any]]) -> Write:
+    """Return the write that indexes an event's matched rules (rows of seq and rule_id)."""
+    return Write(_INSERT_RULES, rows)
 
 
 def insert_event(conn: sa.Connection, row: dict[str, Any], rule_ids: Sequence[str]) -> int:
     """Store an event with its decision and index its matched rules; return its sequence number."""
-    seq: int = conn.execute(_INSERT_EVENT, row).scalar_one()
+    seq: int = conn.execute(INSERT_EVENT, row).scalar_one()
     if rule_ids:
         conn.execute(_INSERT_RULES, [{"seq": seq, "rule_id": r} for r in rule_ids])
     return seq
 
 
-def load_agent(conn: sa.Connection, agent_id: str) -> AgentProfile | None:
-    """Return an agent's profile, or None for an agent without one."""
-    row = conn.execute(_LOAD_AGENT, {"key": agent_id}).first()
-    if row is None:
-        return None
+def agent_from_row(row: Any) -> AgentProfile:
+    """Build an agent's profile from its row."""
     limits = None
     if None not in (row.max_complexity, row.max_hostility, row.max_minutes):
         limits = AgentLimits(row.max_complexity, row.max_hostility, row.max_minutes)
     return AgentProfile(id=row.agent_id, limits=limits, skills=tuple(row.skills))
 
 
+def load_agent(conn: sa.Connection, agent_id: str) -> AgentProfile | None:
+    """Return an agent's profile, or None for an agent without one."""
+    row = conn.execute(_LOAD_AGENT, {"key": agent_id}).first()
+    return None if row is None else agent_from_row(row)
+
+
+def agents_generation(conn: sa.Connection) -> int | None:
+    """Return the agents' generation, which every change of a profile bumps (None: no row)."""
+    found = conn.execute(_AGENTS_GENERATION).scalar()
+    return None if found is None else int(found)
+
+
 def put_agent(conn: sa.Connection, profile: AgentProfile, now: datetime) -> bool:
-    """Create or replace an agent's profile; return True when it was created."""
+    """Create or replace an agent's profile; return True when it was created.
+
+    The agents' generation is bumped in the same transaction: every worker of
+    every server reads it with its next event and drops its cached profiles.
+    """
     assert profile.id is not None
     limits = profile.limits
     values = {
@@ -278,11 +359,66 @@ def put_agent(conn: sa.Connection, profile: AgentProfile, now: datetime) -> bool
         "skills": list(profile.skills),
         "updated_at": now,
     }
+    conn.execute(_BUMP_AGENTS[conn.dialect.name])
     updated = conn.execute(agents.update().where(agents.c.agent_id == profile.id).values(**values))
     if updated.rowcount:
         return False
     conn.execute(agents.insert().values(agent_id=profile.id, **values))
     return True
+
+
+class AgentCache:
+    """Agent profiles of one database as last read, valid while the agents' generation holds.
+
+    Every event reads the generation in the round trip that locks its case;
+    a profile changed anywhere bumps it, so no decision is made from a profile
+    older than the event's transaction start.  Bounded: past ``LIMIT`` agents
+    the cache starts again.
+    """
+
+    LIMIT = 10_000
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._generation: int | None = None
+        self._profiles: dict[str, AgentProfile | None] = {}
+
+    def peek(self, agent_id: str) -> tuple[int, AgentProfile | None] | None:
+        """Return the generation the cache holds and the agent's profile in it, if cached."""
+        with self._lock:
+            if self._generation is None or agent_id not in self._profiles:
+                return None
+            return self._generation, self._profiles[agent_id]
+
+    def put(self, generation: int | None, agent_id: str, profile: AgentProfile | None) -> None:
+        """Remember a profile read at ``generation`` (None: the database has no counter row)."""
+        if generation is None:
+            return
+        with self._lock:
+            if self._generation is None or generation > self._generation:
+                self._generation = generation
+                self._profiles = {}
+            # A reader of an older generation never fills the cache of a newer one.
+            if generation == self._generation:
+                if len(self._profiles) >= self.LIMIT:
+                    self._profiles = {}
+                self._profiles[agent_id] = profile
+
+    def get(
+        self, generation: int | None, agent_id: str, load: Callable[[], AgentProfile | None]
+    ) -> AgentProfile | None:
+        """Return the profile of ``agent_id`` at ``generation``; ``load`` it when not cached."""
+        if generation is None:
+            return load()  # a database without the counter row: never cache
+        with self._lock:
+            if self._generation is None or generation > self._generation:
+                self._generation = generation
+                self._profiles = {}
+            if generation == self._generation and agent_id in self._profiles:
+                return self._profiles[agent_id]
+        found = load()
+        self.put(generation, agent_id, found)
+        return found
 
 
 @dataclass(frozen=True)
@@ -346,7 +482,7 @@ def get_case(conn: sa.Connection, case_id: str, now: datetime, recent: int = 20)
             sa.select(customers).where(customers.c.customer_id == row.customer_id)
         ).first()
         if found is not None:
-            customer = codec.customer_from_row(found, _recent(found.escalations, now))
+            customer = codec.customer_from_row(found, recent_escalations(found.escalations, now))
     decisions = [
         decision_row(r)
         for r in conn.execute(
@@ -393,9 +529,7 @@ class DecisionQuery:
     limit: int = 50
 
 
-def list_decisions(
-    conn: sa.Connection, query: DecisionQuery
-) -> list[tuple[Position, DecisionRow]]:
+def list_decisions(conn: sa.Connection, query: DecisionQuery) -> list[tuple[Position, DecisionRow]]:
     """Return stored decisions that pass every filter, in feed order, with their positions.
 
     Feed order is (txid, seq).  On PostgreSQL sequence numbers are taken before

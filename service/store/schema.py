@@ -37,6 +37,7 @@ def _current_txid_postgresql(element: current_txid, compiler: Any, **kw: Any) ->
 def _current_txid_other(element: current_txid, compiler: Any, **kw: Any) -> str:
     return "0"
 
+
 cases = sa.Table(
     "cases",
     metadata,
@@ -245,4 +246,14 @@ api_keys = sa.Table(
     sa.Column("token_hash", sa.String(80), nullable=False, unique=True),
     sa.Column("created_at", TIMESTAMP, nullable=False),
     sa.Column("revoked_at", TIMESTAMP, nullable=True),
+)
+
+# Counters that tell every worker of every server when a table it caches changed
+# (one row per cached table; "agents": bumped by every PUT /v1/agents/{id}).  The
+# event path reads them in the round trip that locks the case.
+generations = sa.Table(
+    "generations",
+    metadata,
+    sa.Column("name", sa.String(40), primary_key=True),
+    sa.Column("generation", sa.BigInteger, nullable=False),
 )

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from service.store.codec import aware
 from service.store.schema import webhook_deliveries as deliveries
 from service.store.schema import webhook_endpoints as endpoints
+from service.store.writes import Write, run
 
 PENDING, DELIVERED, FAILED, CANCELLED = "pending", "delivered", "failed", "cancelled"
 
@@ -205,10 +206,17 @@ def enabled_among(conn: sa.Connection, seqs: Iterable[int]) -> set[int]:
     return {r.seq for r in rows}
 
 
+_INSERT_DELIVERIES = deliveries.insert()
+
+
+def deliveries_write(rows: Sequence[Mapping[str, Any]]) -> Write:
+    """Return the write that queues deliveries (full rows of the outbox table)."""
+    return Write(_INSERT_DELIVERIES, rows)
+
+
 def insert_deliveries(conn: sa.Connection, rows: Sequence[Mapping[str, Any]]) -> None:
     """Queue deliveries (full rows of the outbox table)."""
-    if rows:
-        conn.execute(deliveries.insert(), [dict(r) for r in rows])
+    run(conn, [deliveries_write(rows)])
 
 
 def list_deliveries(

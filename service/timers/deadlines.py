@@ -26,6 +26,7 @@ from service.engine.model import Calendar, Timer
 from service.policy import Policy
 from service.store.codec import aware
 from service.store.schema import deadlines
+from service.store.writes import Write, run
 from service.timers.due import due_times
 
 log = logging.getLogger(__name__)
@@ -33,18 +34,88 @@ log = logging.getLogger(__name__)
 PENDING, FIRED, CANCELLED = "pending", "fired", "cancelled"
 
 
+# Built once: the event path runs them on every event that starts or stops a timer.
+_CLEAR = deadlines.delete().where(
+    deadlines.c.case_id == sa.bindparam("d_case"),
+    deadlines.c.timer_id == sa.bindparam("d_timer"),
+    deadlines.c.state == PENDING,
+)
+_ADD = deadlines.insert()
+_CANCEL = (
+    deadlines.update()
+    .where(
+        deadlines.c.case_id == sa.bindparam("d_case"),
+        deadlines.c.timer_id == sa.bindparam("d_timer"),
+        deadlines.c.state == PENDING,
+    )
+    .values(state=CANCELLED, closed_by=sa.bindparam("d_by"), updated_at=sa.bindparam("d_now"))
+)
+
+
+def event_writes(
+    policy: Policy, case_id: str, event: Event, facts: Facts, now: datetime
+) -> list[Write]:
+    """Return the writes that start, restart and stop the case's timers as ``event`` says."""
+    if not policy.ruleset.timers or event.type in catalog.SERVER_EVENT_TYPES:
+        return []
+    writes: list[Write] = []
+    for timer in policy.ruleset.timers:
+        stopped = event.type in timer.stop
+        if stopped:
+            writes.append(_cancel_write(case_id, timer.id, event.event_id, now))
+        if event.type in timer.start and (timer.when is None or holds(timer.when, facts, {})):
+            calendars = {c.id: c for c in policy.ruleset.defaults.calendars}
+            started = start_writes(timer, case_id, event, policy.revision, now, calendars)
+            # Cancelled just now, the timer has no pending rows to clear; and on
+            # PostgreSQL all writes are one statement, where one row must not be
+            # both updated and deleted.
+            writes += started[1:] if stopped else started
+    return writes
+
+
 def on_event(
     conn: sa.Connection, policy: Policy, case_id: str, event: Event, facts: Facts, now: datetime
 ) -> None:
     """Start, restart and stop the case's timers as ``event`` says, in the caller's transaction."""
-    if not policy.ruleset.timers or event.type in catalog.SERVER_EVENT_TYPES:
-        return
-    for timer in policy.ruleset.timers:
-        if event.type in timer.stop:
-            cancel(conn, case_id, timer.id, event.event_id, now)
-        if event.type in timer.start and (timer.when is None or holds(timer.when, facts, {})):
-            calendars = {c.id: c for c in policy.ruleset.defaults.calendars}
-            start(conn, timer, case_id, event, policy.revision, now, calendars)
+    run(conn, event_writes(policy, case_id, event, facts, now))
+
+
+def start_writes(
+    timer: Timer,
+    case_id: str,
+    event: Event,
+    revision: str,
+    now: datetime,
+    calendars: Mapping[str, Calendar] | None = None,
+) -> list[Write]:
+    """Return the writes that (re)start ``timer`` for the case from ``event`` (none: no time)."""
+    dues = due_times(timer, event.occurred_at, event.attributes, calendars)
+    if dues is None:
+        log.info(
+            "timer %s not started for case %s: event %s carries no time in %s",
+            timer.id,
+            case_id,
+            event.event_id,
+            timer.target_attribute,
+        )
+        return []
+    rows = [
+        {
+            "case_id": case_id,
+            "timer_id": timer.id,
+            "kind": due.kind,
+            "percent": due.percent,
+            "due_at": due.at,
+            "state": PENDING,
+            "started_by": event.event_id,
+            "channel": event.channel,
+            "rules_revision": revision,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for due in dues
+    ]
+    return [Write(_CLEAR, [{"d_case": case_id, "d_timer": timer.id}]), Write(_ADD, rows)]
 
 
 def start(
@@ -57,56 +128,19 @@ def start(
     calendars: Mapping[str, Calendar] | None = None,
 ) -> int:
     """(Re)start ``timer`` for the case from ``event``; return how many rows were written."""
-    dues = due_times(timer, event.occurred_at, event.attributes, calendars)
-    if dues is None:
-        log.info(
-            "timer %s not started for case %s: event %s carries no time in %s",
-            timer.id,
-            case_id,
-            event.event_id,
-            timer.target_attribute,
-        )
-        return 0
-    conn.execute(
-        deadlines.delete().where(
-            deadlines.c.case_id == case_id,
-            deadlines.c.timer_id == timer.id,
-            deadlines.c.state == PENDING,
-        )
-    )
-    conn.execute(
-        deadlines.insert(),
-        [
-            {
-                "case_id": case_id,
-                "timer_id": timer.id,
-                "kind": due.kind,
-                "percent": due.percent,
-                "due_at": due.at,
-                "state": PENDING,
-                "started_by": event.event_id,
-                "channel": event.channel,
-                "rules_revision": revision,
-                "created_at": now,
-                "updated_at": now,
-            }
-            for due in dues
-        ],
-    )
-    return len(dues)
+    writes = start_writes(timer, case_id, event, revision, now, calendars)
+    run(conn, writes)
+    return len(writes[-1].rows) if writes else 0
+
+
+def _cancel_write(case_id: str, timer_id: str, by: str, now: datetime) -> Write:
+    return Write(_CANCEL, [{"d_case": case_id, "d_timer": timer_id, "d_by": by, "d_now": now}])
 
 
 def cancel(conn: sa.Connection, case_id: str, timer_id: str, by: str, now: datetime) -> int:
     """Cancel the case's pending rows of one timer; return how many."""
-    result = conn.execute(
-        deadlines.update()
-        .where(
-            deadlines.c.case_id == case_id,
-            deadlines.c.timer_id == timer_id,
-            deadlines.c.state == PENDING,
-        )
-        .values(state=CANCELLED, closed_by=by, updated_at=now)
-    )
+    write = _cancel_write(case_id, timer_id, by, now)
+    result = conn.execute(write.statement, dict(write.rows[0]))
     return int(result.rowcount)
 
 

@@ -12,7 +12,7 @@ import threading
 import time
 import uuid
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -95,6 +95,34 @@ def queue_decision(
         return 0
     # The cache may be a moment old: queue only for endpoints still enabled.
     live = db.enabled_among(conn, wanted)
+    rows = delivery_rows(
+        decision,
+        [db.Subscription(seq, "all") for seq in wanted if seq in live],
+        customer_id=customer_id,
+        time_driven=time_driven,
+        now=now,
+    )
+    db.insert_deliveries(conn, rows)
+    return len(rows)
+
+
+def delivery_rows(
+    decision: codec.DecisionLike,
+    enabled: Iterable[db.Subscription],
+    *,
+    customer_id: str | None,
+    time_driven: bool,
+    now: datetime,
+) -> list[dict[str, Any]]:
+    """Return the outbox rows of ``decision``: one per endpoint in ``enabled`` that wants it.
+
+    ``enabled`` must be read in the transaction that stores the decision.
+    """
+    wanted = [
+        s.seq for s in enabled if rules.wants(s.events, decision.outcome, time_driven=time_driven)
+    ]
+    if not wanted:
+        return []
     kind = rules.TIME_DRIVEN if time_driven else rules.CREATED
     # The store's own form, rendered for the wire when sent (rules.wire_decision).
     payload = {
@@ -102,7 +130,7 @@ def queue_decision(
         "customer_id": customer_id,
         "received_at": codec.stamp(now),
     }
-    rows: list[dict[str, Any]] = [
+    return [
         {
             "delivery_id": str(uuid.uuid4()),
             "endpoint_seq": seq,
@@ -118,7 +146,4 @@ def queue_decision(
             "updated_at": now,
         }
         for seq in wanted
-        if seq in live
     ]
-    db.insert_deliveries(conn, rows)
-    return len(rows)

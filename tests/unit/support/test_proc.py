@@ -54,9 +54,16 @@ def test_rss_reads_vm_rss_and_is_zero_for_a_process_that_is_gone(tmp_path: Path)
 
 @pytest.mark.slow
 def test_the_real_proc_shows_a_child_of_this_process() -> None:
-    child = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
+    child = subprocess.Popen(
+        [sys.executable, "-c", "import sys; print('ready', flush=True); sys.stdin.read()"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
     try:
         assert child.pid in children(os.getpid())
+        # Measure once the interpreter is up: right after fork it is still a small stub.
+        assert child.stdout is not None
+        assert child.stdout.readline() == b"ready\n"
         assert rss(child.pid) > 1024 * 1024  # a Python interpreter takes megabytes
     finally:
         assert child.stdin is not None

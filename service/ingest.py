@@ -119,10 +119,7 @@ def _once_sqlite(
         if customer_id is not None:
             customer = repo.read_customer(conn, customer_id, now)
         agent_id = event.agent_id or case.state.current_agent
-        generation = repo.agents_generation(conn) if agent_id else None
-        agent = _agent(
-            store.agents, generation, agent_id, lambda: repo.load_agent(conn, agent_id or "")
-        )
+        generation, agent = _agent(conn, store.agents, agent_id)
     plan = _decide(policy, case_id, case, customer, agent, event, body, digest, caller, now)
 
     def write(conn: sa.Connection) -> Ingested:
@@ -221,16 +218,19 @@ def _once_postgres(
 
 
 def _agent(
-    cache: repo.AgentCache | None,
-    generation: int | None,
-    agent_id: str | None,
-    load: Callable[[], AgentProfile | None],
-) -> AgentProfile:
-    """Return the event's agent profile: cached while the agents' generation holds."""
+    conn: sa.Connection, cache: repo.AgentCache | None, agent_id: str | None
+) -> tuple[int | None, AgentProfile]:
+    """Return the agents' generation read (None when none was) and the event's agent profile.
+
+    With a cache, the profile comes from it while the generation holds.
+    """
     if not agent_id:
-        return AgentProfile(id=agent_id)
-    found = load() if cache is None else cache.get(generation, agent_id, load)
-    return found or AgentProfile(id=agent_id)
+        return None, AgentProfile(id=agent_id)
+    if cache is None:
+        return None, repo.load_agent(conn, agent_id) or AgentProfile(id=agent_id)
+    generation = repo.agents_generation(conn)
+    found = cache.get(generation, agent_id, lambda: repo.load_agent(conn, agent_id))
+    return generation, found or AgentProfile(id=agent_id)
 
 
 @dataclass(frozen=True)
@@ -314,9 +314,7 @@ def decide_and_store(
     customer = CustomerState()
     if customer_id is not None:
         customer = repo.lock_customer(conn, customer_id, now)
-    agent_id = event.agent_id or case.state.current_agent
-    generation = repo.agents_generation(conn) if agents is not None and agent_id else None
-    agent = _agent(agents, generation, agent_id, lambda: repo.load_agent(conn, agent_id or ""))
+    _, agent = _agent(conn, agents, event.agent_id or case.state.current_agent)
     plan = _decide(policy, case_id, case, customer, agent, event, body, digest, caller, now, timer)
     seq = repo.insert_event(conn, plan.event_row, plan.rule_ids)
     run(conn, plan.writes)

@@ -86,7 +86,6 @@ def test_a_phrase_knows_how_many_tokens_its_matches_span_at_most(phrase: str, to
     assert max_tokens(parse(phrase)) == tokens
 
 
-
 def test_a_gap_may_say_how_far_it_reaches() -> None:
     from service.signals.patterns import parse_list
 

@@ -80,7 +80,7 @@ def compiled(statement: UpdateBase, dialect: sa.Dialect, columns: Sequence[str])
     return found
 
 
-def _driver_error(conn: sa.Connection, exc: Exception) -> sa.exc.DBAPIError:
+def driver_error(conn: sa.Connection, exc: Exception) -> sa.exc.DBAPIError:
     """Return SQLAlchemy's error for a driver error, as ``conn.execute`` would raise it."""
     error = sa.exc.DBAPIError.instance(
         None, None, exc, conn.dialect.loaded_dbapi.Error, hide_parameters=True
@@ -113,7 +113,7 @@ def run_on_driver(conn: sa.Connection, writes: Iterable[Write]) -> None:
             else:
                 cursor.executemany(statement.sql, [_positional(statement, r) for r in write.rows])
     except dbapi_error as exc:
-        raise _driver_error(conn, exc) from exc
+        raise driver_error(conn, exc) from exc
     finally:
         cursor.close()
 
@@ -126,6 +126,6 @@ def first_on_driver(conn: sa.Connection, statement: UpdateBase, row: Mapping[str
         cursor.execute(built.sql, _positional(built, row))
         return cursor.fetchone()
     except conn.dialect.loaded_dbapi.Error as exc:
-        raise _driver_error(conn, exc) from exc
+        raise driver_error(conn, exc) from exc
     finally:
         cursor.close()

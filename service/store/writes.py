@@ -90,9 +90,17 @@ def driver_error(conn: sa.Connection, exc: Exception) -> sa.exc.DBAPIError:
 
 
 def _positional(statement: Compiled, row: Mapping[str, Any]) -> list[Any]:
-    values = statement.params(row)
     order: Sequence[str] = getattr(statement.compiled, "positiontup", None) or ()
-    return [values[name] for name in order]
+    try:
+        # Every parameter in the row (the event path's statements): bind it directly,
+        # without SQLAlchemy's construct_params, which only adds values the row lacks.
+        return [
+            row[name] if (process := statement.processors.get(name)) is None else process(row[name])
+            for name in order
+        ]
+    except KeyError:
+        values = statement.params(row)
+        return [values[name] for name in order]
 
 
 def run_on_driver(conn: sa.Connection, writes: Iterable[Write]) -> None:

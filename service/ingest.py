@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from service import decide, metrics, webhooks
 from service.cases.model import AgentProfile, CustomerState, Event, Snapshot
 from service.policy import Policy
-from service.store import codec, pgevent
+from service.store import codec, pgevent, sqlevent
 from service.store import repository as repo
 from service.store import webhooks as hooks
 from service.store.repository import Store
@@ -108,38 +108,35 @@ def _once_sqlite(
     generation are as read; if not, it decides again there, from the locked
     state, as every event once did.
     """
-    with store.read() as conn:
-        stored = repo.find_event(conn, event.event_id)
-        if stored is not None:
-            return _duplicate(stored, case_id, digest, event.event_id)
-        case = repo.read_case(conn, case_id)
-        _check_customer(case_id, case, event)
-        customer_id = case.customer_id or event.customer_id
-        customer = CustomerState()
-        if customer_id is not None:
-            customer = repo.read_customer(conn, customer_id, now)
-        agent_id = event.agent_id or case.state.current_agent
-        generation, agent = _agent(conn, store.agents, agent_id)
-    plan = _decide(policy, case_id, case, customer, agent, event, body, digest, caller, now)
+    agent_id = event.agent_id
+    with sqlevent.reading(store.engine) as driver:
+        read = sqlevent.read(driver, case_id, event.event_id, event.customer_id, agent_id, now)
+    if read.stored is not None:
+        return _duplicate(read.stored, case_id, digest, event.event_id)
+    _check_customer(case_id, read.case, event)
+    plan = _decide(
+        policy, case_id, read.case, read.customer, read.agent, event, body, digest, caller, now
+    )
 
     def write(conn: sa.Connection) -> Ingested:
-        # No second idempotency lookup: an event id stored since it was read
-        # fails the insert (IntegrityError), and the next attempt finds it.
-        locked = repo.lock_case(conn, case_id, now)
-        same = (locked.event_count, locked.customer_id) == (case.event_count, case.customer_id)
-        if same and agent_id:
-            same = repo.agents_generation(conn) == generation
-        if same and customer_id is not None:
-            same = repo.lock_customer(conn, customer_id, now) == customer
-        if not same:
+        # The same read under the writer lock: one statement, compared raw.
+        with sqlevent.translated(conn):
+            now_at = sqlevent.version(
+                sqlevent.driver_of(conn), case_id, event.event_id, event.customer_id, agent_id
+            )
+        if now_at != read.version:
             # Changed since it was read (another event of the case or customer,
             # an agent's profile): decide again from the locked state.
-            _check_customer(case_id, locked, event)
+            case = repo.lock_case(conn, case_id, now)
+            _check_customer(case_id, case, event)
             decision, seq = decide_and_store(
-                conn, policy, case_id, locked, event, body, digest, caller, now, agents=store.agents
+                conn, policy, case_id, case, event, body, digest, caller, now, agents=store.agents
             )
-            return Ingested(decision, False, seq, locked.customer_id or event.customer_id)
+            return Ingested(decision, False, seq, case.customer_id or event.customer_id)
+        # No second idempotency check: an event id stored since it was read
+        # fails the insert (IntegrityError), and the next attempt finds it.
         # Through the driver: statements compiled once, none of SQLAlchemy's per-call work.
+        run_on_driver(conn, read.creations(now))
         seq = int(first_on_driver(conn, repo.INSERT_EVENT, plan.event_row)[0])
         rules = [{"seq": seq, "rule_id": r} for r in plan.rule_ids]
         run_on_driver(conn, [repo.rules_write(rules), *plan.writes])

@@ -12,6 +12,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import select
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -56,10 +57,17 @@ def _sqlite_setup(engine: sa.Engine) -> None:
     def _begin(conn: sa.Connection) -> None:
         # Writers take the write lock up front, so two writers never deadlock
         # upgrading read locks; readers use a plain deferred transaction.
-        if conn.get_execution_options().get("read_only"):
-            conn.exec_driver_sql("BEGIN")
-        else:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        begin = "BEGIN" if conn.get_execution_options().get("read_only") else "BEGIN IMMEDIATE"
+        # On the driver: one per transaction, without SQLAlchemy's statement work.
+        driver = conn.connection.driver_connection
+        assert isinstance(driver, sqlite3.Connection)
+        try:
+            driver.execute(begin)
+        except sqlite3.Error as exc:
+            # Raised as conn.execute would (busy: OperationalError, which callers retry).
+            raise sa.exc.DBAPIError.instance(
+                begin, None, exc, sqlite3.Error, hide_parameters=True
+            ) from exc
 
 
 class _NoRows(logging.Filter):

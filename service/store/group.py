@@ -24,6 +24,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from service.store.writes import driver_error
+
 
 @dataclass
 class _Job:
@@ -79,11 +81,13 @@ class GroupCommit:
                     group[0].result = group[0].work(conn)
                 else:
                     for job in group:
+                        _savepoint(conn, "SAVEPOINT job")
                         try:
-                            with conn.begin_nested():
-                                job.result = job.work(conn)
+                            job.result = job.work(conn)
                         except Exception as exc:  # the job's own failure: its savepoint undone
                             job.error = exc
+                            _savepoint(conn, "ROLLBACK TO job")
+                        _savepoint(conn, "RELEASE job")
         except BaseException as exc:
             # BEGIN or COMMIT failed, or a job alone did: nothing of the group is stored.
             for job in group:
@@ -97,3 +101,12 @@ class GroupCommit:
             return
         for job in group:
             job.done = True
+
+
+def _savepoint(conn: sa.Connection, statement: str) -> None:
+    """Run a savepoint statement on the driver: none of SQLAlchemy's work per job."""
+    driver = conn.connection.driver_connection
+    try:
+        driver.execute(statement)  # type: ignore[union-attr]
+    except conn.dialect.loaded_dbapi.Error as exc:
+        raise driver_error(conn, exc) from exc

@@ -219,7 +219,7 @@ def recent_escalations(stamps: Sequence[str], now: datetime) -> tuple[datetime, 
     )
 
 
-def _new_customer(customer_id: str, now: datetime) -> dict[str, Any]:
+def new_customer(customer_id: str, now: datetime) -> dict[str, Any]:
     """Return the row a customer starts with."""
     return {
         "customer_id": customer_id,
@@ -237,7 +237,7 @@ def _new_customer(customer_id: str, now: datetime) -> dict[str, Any]:
 def lock_customer(conn: sa.Connection, customer_id: str, now: datetime) -> CustomerState:
     """Create the customer if new and lock the row (one statement); count recent escalations."""
     row = conn.execute(
-        _CREATE_OR_LOCK_CUSTOMER[conn.dialect.name], _new_customer(customer_id, now)
+        _CREATE_OR_LOCK_CUSTOMER[conn.dialect.name], new_customer(customer_id, now)
     ).one()
     return codec.customer_from_row(row, recent_escalations(row.escalations, now))
 
@@ -246,7 +246,7 @@ def read_customer(conn: sa.Connection, customer_id: str, now: datetime) -> Custo
     """Return a customer's state without locking or creating it (a new one's, when absent)."""
     row: Any = conn.execute(_READ_CUSTOMER, {"key": customer_id}).first()
     if row is None:
-        row = SimpleNamespace(**_new_customer(customer_id, now))
+        row = SimpleNamespace(**new_customer(customer_id, now))
     return codec.customer_from_row(row, recent_escalations(row.escalations, now))
 
 

@@ -80,7 +80,7 @@ def compiled(statement: UpdateBase, dialect: sa.Dialect, columns: Sequence[str])
     return found
 
 
-def _driver_error(conn: sa.Connection, exc: Exception) -> sa.exc.DBAPIError:
+def driver_error(conn: sa.Connection, exc: Exception) -> sa.exc.DBAPIError:
     """Return SQLAlchemy's error for a driver error, as ``conn.execute`` would raise it."""
     error = sa.exc.DBAPIError.instance(
         None, None, exc, conn.dialect.loaded_dbapi.Error, hide_parameters=True
@@ -90,9 +90,17 @@ def _driver_error(conn: sa.Connection, exc: Exception) -> sa.exc.DBAPIError:
 
 
 def _positional(statement: Compiled, row: Mapping[str, Any]) -> list[Any]:
-    values = statement.params(row)
     order: Sequence[str] = getattr(statement.compiled, "positiontup", None) or ()
-    return [values[name] for name in order]
+    try:
+        # Every parameter in the row (the event path's statements): bind it directly,
+        # without SQLAlchemy's construct_params, which only adds values the row lacks.
+        return [
+            row[name] if (process := statement.processors.get(name)) is None else process(row[name])
+            for name in order
+        ]
+    except KeyError:
+        values = statement.params(row)
+        return [values[name] for name in order]
 
 
 def run_on_driver(conn: sa.Connection, writes: Iterable[Write]) -> None:
@@ -113,7 +121,7 @@ def run_on_driver(conn: sa.Connection, writes: Iterable[Write]) -> None:
             else:
                 cursor.executemany(statement.sql, [_positional(statement, r) for r in write.rows])
     except dbapi_error as exc:
-        raise _driver_error(conn, exc) from exc
+        raise driver_error(conn, exc) from exc
     finally:
         cursor.close()
 
@@ -126,6 +134,6 @@ def first_on_driver(conn: sa.Connection, statement: UpdateBase, row: Mapping[str
         cursor.execute(built.sql, _positional(built, row))
         return cursor.fetchone()
     except conn.dialect.loaded_dbapi.Error as exc:
-        raise _driver_error(conn, exc) from exc
+        raise driver_error(conn, exc) from exc
     finally:
         cursor.close()

@@ -120,3 +120,43 @@ def test_an_event_whose_state_did_not_change_is_decided_once(
 
     # Read, decided, then found unchanged under the writer lock: not decided again.
     assert decided == ["e-0", "e-1", "e-2"]
+
+
+@pytest.mark.parametrize("change", ["case", "customer"])
+def test_an_event_whose_case_or_customer_changed_after_its_read_is_decided_again(
+    app: Flask, monkeypatch: pytest.MonkeyPatch, change: str
+) -> None:
+    decided: list[str] = []
+    evaluate = decide.evaluate
+    client = app.test_client()
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        event_id = args[2].event_id
+        decided.append(event_id)
+        if event_id == "e-late" and decided.count("e-late") == 1:
+            # Between the read and the writer lock: another complaint of the
+            # same customer, on the same case or on another one, is stored.
+            case_id = "C-1" if change == "case" else "C-2"
+            other = body(
+                event_id="e-between",
+                type="complaint_opened",
+                occurred_at=at(1),
+                customer={"id": "cus-1"},
+            )
+            assert client.post(f"/v1/cases/{case_id}/events", json=other).status_code == 201
+        return evaluate(*args, **kwargs)
+
+    monkeypatch.setattr(decide, "evaluate", counted)
+    late = body(
+        event_id="e-late", type="complaint_opened", occurred_at=at(2), customer={"id": "cus-1"}
+    )
+    assert client.post("/v1/cases/C-1/events", json=late).status_code == 201
+
+    # Found changed under the writer lock: decided again, from the state that includes the other.
+    assert decided == ["e-late", "e-between", "e-late"]
+    engine = app.extensions["escalation"].store.engine
+    with engine.connect() as conn:
+        unresolved = conn.execute(
+            sa.select(customers.c.unresolved_complaints).where(customers.c.customer_id == "cus-1")
+        ).scalar_one()
+    assert unresolved == 2

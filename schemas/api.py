@@ -627,7 +627,7 @@ class DecisionV1Schema(Schema):
     )
     timer = fields.Dict(
         allow_none=True,
-        metadata={"description": "With trigger timer: the timer's id, state, due_at, started_by."}
+        metadata={"description": "With trigger timer: the timer's id, state, due_at, started_by."},
     )
 
 

@@ -16,7 +16,18 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import (
+    EXCLUDE,
+    RAISE,
+    Schema,
+    ValidationError,
+    fields,
+    missing,
+    validate,
+    validates_schema,
+)
+from marshmallow.error_store import ErrorStore
+from marshmallow.types import UnknownOption
 
 from service import jsonwire
 from service.hints import Hinted, did_you_mean, one_of
@@ -28,6 +39,27 @@ NULL = "must not be empty (null)"
 def unknown_key_message(key: str, known: list[str]) -> Hinted:
     """Phrase an unknown-key error with a suggestion or the accepted keys as its hint."""
     return Hinted(f'unknown field "{key}"', did_you_mean(key, known) or one_of(sorted(known)))
+
+
+# What Field.deserialize does that the load plan repeats (StrictSchema._deserialize).
+_PLAIN = ("deserialize", "_validate_missing", "_validate", "_validate_all")
+
+
+def _validate_all(validators: Iterable[Any], value: Any) -> None:
+    """Run every validator on ``value`` and raise their errors together, as marshmallow's And."""
+    errors: list[Any] = []
+    kwargs: dict[str, Any] = {}
+    for validator in validators:
+        try:
+            validator(value)
+        except ValidationError as error:
+            kwargs.update(error.kwargs)
+            if isinstance(error.messages, dict):
+                errors.append(error.messages)
+            else:
+                errors.extend(error.messages)
+    if errors:
+        raise ValidationError(errors, **kwargs)
 
 
 class StrictSchema(Schema):
@@ -49,13 +81,101 @@ class StrictSchema(Schema):
         if errors:
             raise ValidationError(errors)
 
+    def _deserialize(
+        self,
+        data: Any,
+        *,
+        error_store: ErrorStore,
+        many: bool = False,
+        partial: Any = None,
+        unknown: UnknownOption = RAISE,
+        index: int | None = None,
+    ) -> Any:
+        """Load one object's fields as marshmallow does, over a field list worked out once.
+
+        marshmallow's own loop builds a closure and a call chain for every field,
+        present or not; a request body names few of a snapshot's twenty fields.
+        Here an absent optional field takes its default directly and a present one
+        goes straight to its field's own deserialize and validators; errors are
+        stored exactly as marshmallow stores them.  Lists of objects, partial
+        loads and other unknown-key modes take marshmallow's loop.
+        """
+        plan = self._load_plan()
+        if many or partial is not None or unknown != EXCLUDE or plan is None:
+            return super()._deserialize(
+                data,
+                error_store=error_store,
+                many=many,
+                partial=partial,
+                unknown=unknown,
+                index=index,
+            )
+        if not isinstance(data, Mapping):
+            # marshmallow's message and place for a value that is not an object.
+            return super()._deserialize(
+                data, error_store=error_store, partial=partial, unknown=unknown, index=index
+            )
+        index = index if self.opts.index_errors else None
+        loaded = self.dict_class()
+        for attribute, key, field, plain in plan:
+            raw = data.get(key, missing)
+            try:
+                if not plain or raw is None or (raw is missing and field.required):
+                    value = field.deserialize(raw, key, data)
+                elif raw is missing:
+                    # What Field.deserialize answers for an absent optional field.
+                    default = field.load_default
+                    value = default() if callable(default) else default
+                else:
+                    # Field.deserialize for a value given, without building its validators'
+                    # And on every call.
+                    value = field._deserialize(raw, key, data)
+                    if field.validators:
+                        _validate_all(field.validators, value)
+            except ValidationError as error:
+                error_store.store_error(error.messages, key, index=index)  # type: ignore[no-untyped-call]
+                value = error.valid_data or missing
+            if value is not missing:
+                loaded[attribute] = value
+        return loaded
+
+    def _load_plan(self) -> tuple[tuple[str, str, fields.Field[Any], bool], ...] | None:
+        """Return (attribute, key, field, plain) per loaded field, worked out once per instance.
+
+        A plain field does what Field.deserialize does, nothing of its own.
+
+        None when an attribute is a dotted path: marshmallow's loop nests those.
+        """
+        if "_strict_plan" not in self.__dict__:
+            plan = tuple(
+                (
+                    field.attribute or name,
+                    field.data_key or name,
+                    field,
+                    # Fields that deserialize, check absence or validate their own way,
+                    # or have processors of their own, are asked through deserialize.
+                    not field.pre_load
+                    and not field.post_load
+                    and all(
+                        getattr(type(field), name) is getattr(fields.Field, name) for name in _PLAIN
+                    ),
+                )
+                for name, field in self.load_fields.items()
+            )
+            dotted = any("." in attribute for attribute, _, _, _ in plan)
+            self._strict_plan = None if dotted else plan
+        cached: tuple[tuple[str, str, fields.Field[Any], bool], ...] | None = self._strict_plan
+        return cached
+
     def _known_keys(self) -> tuple[list[str], frozenset[str]]:
         """Return the keys this schema loads, as a list and a set, worked out once per instance."""
-        cached: tuple[list[str], frozenset[str]] | None = self.__dict__.get("_known")
+        # Cached under a name no schema's own method takes (HolidaysSchema has a
+        # validator called _known, which the cache once hid on a reused instance).
+        cached: tuple[list[str], frozenset[str]] | None = self.__dict__.get("_strict_known")
         if cached is None:
             # Schemas are built once and reused across requests: the fields never change.
             names = [f.data_key or name for name, f in self.load_fields.items()]
-            cached = self._known = (names, frozenset(names))
+            cached = self._strict_known = (names, frozenset(names))
         return cached
 
 
@@ -246,9 +366,7 @@ def strict_json(raw: str | bytes) -> Any:
     try:
         return json.loads(raw, object_pairs_hook=_pairs, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
-        raise StrictJSONError(
-            f"{exc.msg} at line {exc.lineno}, column {exc.colno}"
-        ) from exc
+        raise StrictJSONError(f"{exc.msg} at line {exc.lineno}, column {exc.colno}") from exc
     except (ValueError, RecursionError) as exc:
         raise StrictJSONError(str(exc) or type(exc).__name__) from exc
 

@@ -22,7 +22,7 @@ import logging
 import os
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from prometheus_client import (
     REGISTRY,
@@ -35,6 +35,7 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+Metric = TypeVar("Metric", Counter, Histogram)
 # The _created series double every counter's output and mean nothing across workers.
 disable_created_metrics()  # type: ignore[no-untyped-call]
 
@@ -130,6 +131,17 @@ DECISION_LOG_FAILURES = Counter(
 )
 
 
+def _child(metric: Metric, *values: str) -> Metric:
+    """Return ``metric.labels(*values)``, reading prometheus_client's table of children first.
+
+    ``labels`` takes a lock and builds a tuple for every call, several per request;
+    a child once made stays in that table (until ``remove``, when ``labels`` makes it
+    again), and reading a dict needs no lock.
+    """
+    child = cast("Metric | None", metric._metrics.get(values))
+    return child if child is not None else metric.labels(*values)
+
+
 def multiprocess_mode() -> bool:
     """Return whether metrics live in files shared by worker processes."""
     return bool(os.environ.get(MULTIPROC_ENV))
@@ -142,25 +154,26 @@ def count_decision(decision: Mapping[str, Any], source: str, *, candidate: bool 
     outcome and latency are counted, under the revision ``candidate``.
     """
     revision = CANDIDATE if candidate else str(decision.get("rules_revision", ""))
-    DECISIONS.labels(source, str(decision.get("outcome", "")), revision).inc()
+    _child(DECISIONS, source, str(decision.get("outcome", "")), revision).inc()
     duration = decision.get("duration_ms")
     if isinstance(duration, int | float):
-        EVALUATION_SECONDS.labels(source).observe(duration / 1000)
+        _child(EVALUATION_SECONDS, source).observe(duration / 1000)
     if candidate:
         return
     for matched in decision.get("matched_rules", ()):
-        RULE_MATCHES.labels(str(matched.get("id", "")), revision).inc()
+        _child(RULE_MATCHES, str(matched.get("id", "")), revision).inc()
     for escalation in decision.get("escalations", ()):
-        ESCALATIONS.labels(str(escalation.get("to", "")), str(escalation.get("rule", ""))).inc()
+        _child(ESCALATIONS, str(escalation.get("to", "")), str(escalation.get("rule", ""))).inc()
     for signal in decision.get("signals", ()):
-        SIGNALS.labels(str(signal.get("name", "")), str(signal.get("language", ""))).inc()
+        _child(SIGNALS, str(signal.get("name", "")), str(signal.get("language", ""))).inc()
 
 
 def count_request(method: str, endpoint: str, status: int, seconds: float) -> None:
     """Count one answered HTTP request and its duration."""
     method = method if method in METHODS else "other"
-    HTTP_REQUESTS.labels(method, endpoint, str(status)).inc()
-    HTTP_SECONDS.labels(method, endpoint, str(status)).observe(seconds)
+    code = str(status)
+    _child(HTTP_REQUESTS, method, endpoint, code).inc()
+    _child(HTTP_SECONDS, method, endpoint, code).observe(seconds)
 
 
 def response_class(status_code: int | None, error: str | None) -> str:

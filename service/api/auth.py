@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 from flask import Flask, Response, current_app, g, request
@@ -67,6 +68,8 @@ _PARAMETER = re.compile(r"<(?:[^<>:]+:)?([^<>]+)>")
 REALM = 'Bearer realm="escalation"'
 
 
+# Per route, not per request: an application has a few dozen rules.
+@lru_cache(maxsize=512)
 def template(rule: str) -> str:
     """Return a Flask rule in the OpenAPI document's form: ``/v1/cases/{case_id}``."""
     return _PARAMETER.sub(r"{\1}", rule)

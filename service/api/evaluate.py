@@ -9,10 +9,8 @@ from marshmallow import ValidationError
 
 from schemas.api import (
     CaseSnapshotV1Schema,
-    DecisionV1Schema,
     EvaluateQueryV1Schema,
     EvaluateRequestV1Schema,
-    ExplainedDecisionV1Schema,
     check_event_time,
 )
 from service import activation, decide, metrics
@@ -21,6 +19,7 @@ from service.api.auth import shown_decision
 from service.api.codes import ErrorCode
 from service.api.context import caller, services
 from service.api.errors import ApiError, validation_error
+from service.api.wire import decision_wire, explained_wire
 from service.cases.model import Snapshot
 from service.policy import Policy, PolicyHolder
 from service.ruleset.bundle import Bundle
@@ -30,8 +29,6 @@ bp = Blueprint("evaluate", __name__)
 # Reused: building a schema costs more than loading or dumping with it.
 REQUEST_V1 = EvaluateRequestV1Schema()
 SNAPSHOT_V1 = CaseSnapshotV1Schema()
-DECISION_V1 = DecisionV1Schema()
-EXPLAINED_V1 = ExplainedDecisionV1Schema()
 QUERY_V1 = EvaluateQueryV1Schema()
 
 
@@ -63,7 +60,9 @@ def evaluate_event() -> dict[str, Any]:
         now=svc.clock(),
         explain_misses=full,
     )
-    result: dict[str, Any] = (EXPLAINED_V1 if full else DECISION_V1).dump(evaluation.decision)
+    # DecisionV1Schema's (ExplainedDecisionV1Schema's) dump, written directly: the same dict.
+    decision = evaluation.decision
+    result = explained_wire(decision) if full else decision_wire(decision)
     metrics.count_decision(result, "evaluate", candidate=policy is not svc.policies.current)
     svc.decision_log.decision(
         result,

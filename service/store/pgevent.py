@@ -273,7 +273,8 @@ class EventTransaction:
         # bound, prepared statement ($n placeholders: no conversion per call).
         with RawCursor(driver, row_factory=namedtuple_row) as cursor:
             with driver.pipeline():
-                driver.execute("BEGIN")
+                # One cursor for both: its result is the last one, the read's.
+                cursor.execute("BEGIN")
                 cursor.execute(_READ, params, prepare=True)
             # Fetched once the pipeline is synced: fetching inside it syncs it twice.
             row: Any = cursor.fetchone()

@@ -166,7 +166,7 @@ def _once_postgres(
     caller: str | None,
     now: datetime,
 ) -> Ingested:
-    """Ingest on PostgreSQL in three round trips: read and lock; write; commit."""
+    """Ingest on PostgreSQL in two round trips: read and lock; write and commit."""
     cached = store.agents.peek(event.agent_id) if event.agent_id else None
     with pgevent.event_transaction(store.engine) as transaction:
         read = transaction.read(
@@ -209,8 +209,7 @@ def _once_postgres(
             now=now,
         )
         writes = [*plan.writes, hooks.deliveries_write(deliveries)] if deliveries else plan.writes
-        seq = transaction.write(plan.event_row, plan.rule_ids, writes)
-        transaction.commit()
+        seq = transaction.write_and_commit(plan.event_row, plan.rule_ids, writes)
     return Ingested(plan.decision, False, seq, plan.customer_id)
 
 

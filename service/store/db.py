@@ -9,7 +9,9 @@ per customer; its pool pings nothing at checkout (``_drop_closed`` instead).
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
+import json
 import logging
 import select
 import sqlite3
@@ -18,10 +20,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event as sa_event
+
+from service import jsonwire
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +109,9 @@ def create_engine(url: str) -> sa.Engine:
         return engine
     engine = sa.create_engine(
         url,
+        # JSONB values read and written by orjson where it agrees with json (_json_dumps).
+        json_serializer=_json_dumps,
+        json_deserializer=_json_loads,
         pool_size=8,
         max_overflow=8,
         # No ping per checkout (a round trip per transaction): a connection the
@@ -116,6 +124,37 @@ def create_engine(url: str) -> sa.Engine:
     )
     sa_event.listen(engine, "checkout", _drop_closed)
     return engine
+
+
+def _json_dumps(value: Any) -> bytes | str:
+    """Write a JSONB value with orjson, or with json where orjson cannot (the same JSON value).
+
+    The server stores JSONB parsed, so compact or spaced, escaped or not, the
+    stored value is the same; what orjson refuses (integers past 64 bits,
+    non-string keys) goes json's way, and so do its errors.
+    """
+    try:
+        return jsonwire.dumps(value)
+    except jsonwire.Unsure:
+        return json.dumps(value)
+
+
+# Integers of 19 digits or more, which orjson may read as floats and json reads exactly:
+# found as a run of 19 zeros once every digit is made "0" (as service/jsonwire.py does).
+_DIGITS_AS_ZERO = bytes(ord("0") if chr(i).isdigit() and i < 128 else ord(" ") for i in range(256))
+_LONG_NUMBER = b"0" * 19
+
+
+def _json_loads(raw: bytes | str) -> Any:
+    """Read a JSON value the server wrote, with orjson where its reading is json's.
+
+    The server writes JSONB without duplicate keys or NaN; only long integers,
+    and anything orjson refuses, are left to json.
+    """
+    if isinstance(raw, bytes) and _LONG_NUMBER not in raw.translate(_DIGITS_AS_ZERO):
+        with contextlib.suppress(orjson.JSONDecodeError):
+            return orjson.loads(raw)
+    return json.loads(raw)
 
 
 def _drop_closed(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:

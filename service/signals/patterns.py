@@ -11,6 +11,7 @@ Rule authors write phrases, not regular expressions:
 * ``@managers``: one of the alternatives listed under ``lists: managers:`` in the file;
 * ``please?``, ``(a|the)?``: an optional word or group;
 * ``...``: up to three other words in between (never across a comma or a sentence end);
+  ``...6``: up to six (at most ten: Chinese counts every character as a word);
 * ``^`` first, ``$`` last: the phrase starts (ends) a sentence or clause.
 
 A phrase is folded like message text (see ``normalize``), so case, Arabic
@@ -33,6 +34,7 @@ from service.hints import did_you_mean
 from service.signals.normalize import HARD, SOFT, is_cjk, strip_diacritics, word_tokens
 
 GAP_WORDS = 3
+MAX_GAP_WORDS = 10  # the reach a phrase may give one gap: ...10
 MAX_PATTERN_LENGTH = 600
 MAX_ALTERNATIVES = 80
 MAX_LIST_ITEMS = 200
@@ -43,12 +45,12 @@ MIN_CLAUSE_WORD = 2  # ...unless it is a whole clause (^ word $)
 MIN_LETTERS = 4  # letters every match must contain, at the least
 MIN_CJK = 2  # CJK characters every match must contain, at the least
 
-_SYNTAX = re.compile(r"\s*(\.\.\.|\(|\)|\||\?|\^|\$|,|@[a-z][a-z0-9_]*|[^\s()|?^$,]+)")
+_SYNTAX = re.compile(r"\s*(\.\.\.[0-9]*|\(|\)|\||\?|\^|\$|,|@[a-z][a-z0-9_]*|[^\s()|?^$,]+)")
 _UNIT_BOUNDARY = f"(?: [{re2.escape(HARD)}{re2.escape(SOFT)}] )"
 _START = f"(?:^|{_UNIT_BOUNDARY})"
 _END = f"(?:$|{_UNIT_BOUNDARY})"
 _COMMA = f"(?: {re2.escape(SOFT)} )?"  # a "," in a phrase: a comma may stand here
-_GAP = f"(?: [^ {re2.escape(HARD)}{re2.escape(SOFT)}]+ ){{0,{GAP_WORDS}}}"
+_GAP_WORD = f"(?: [^ {re2.escape(HARD)}{re2.escape(SOFT)}]+ )"
 
 Regex = Any  # re2's compiled expression type is private
 
@@ -72,7 +74,9 @@ class Word:
 
 @dataclass(frozen=True)
 class Gap:
-    """Up to GAP_WORDS other words."""
+    """Up to ``words`` other words (GAP_WORDS unless the phrase says ``...N``)."""
+
+    words: int = GAP_WORDS
 
 
 @dataclass(frozen=True)
@@ -144,15 +148,18 @@ class _Parser:
                 if not items or not isinstance(items[-1], Word | Group):
                     raise PatternError('"?" must follow a word or a group')
                 items[-1] = OptionalItem(items[-1])
-            elif token in ("...", "^", "$"):
+            elif token.startswith("..."):
+                if self.plain:
+                    raise PatternError('"..." cannot be used in a list item')
+                items.append(_gap(token))
+            elif token in ("^", "$"):
                 if self.plain:
                     raise PatternError(f'"{token}" cannot be used in a list item')
                 if token == "^" and (not top or items):
                     raise PatternError('"^" may only start a phrase')
                 if token == "$" and (not top or pos != len(tokens)):
                     raise PatternError('"$" may only end a phrase')
-                marks: dict[str, Item] = {"...": Gap(), "^": Start(), "$": End()}
-                items.append(marks[token])
+                items.append(Start() if token == "^" else End())
             elif token == ",":
                 items.append(Comma())
             elif token.startswith("@"):
@@ -182,6 +189,19 @@ class _Parser:
             hint = did_you_mean(name, self.lists, written="@{}") or "define it under lists:"
             raise PatternError(f'unknown list "@{name}"', hint)
         return self.lists[name]
+
+
+def _gap(token: str) -> Gap:
+    """Read ``...`` or ``...N``; refuse a reach of 0 or past MAX_GAP_WORDS."""
+    if token == "...":
+        return Gap()
+    words = int(token[3:])
+    if not 1 <= words <= MAX_GAP_WORDS:
+        raise PatternError(
+            f'"{token}" reaches {words} words; a gap reaches 1 to {MAX_GAP_WORDS} words',
+            'write "..." for the usual three',
+        )
+    return Gap(words)
 
 
 def _words(token: str, bare: bool) -> list[Item]:
@@ -294,7 +314,7 @@ def _item_regex(item: Item) -> str:
         after = "[^ ]*" if item.suffix else ""
         return f" {before}{re2.escape(item.text)}{after} "
     if isinstance(item, Gap):
-        return _GAP
+        return f"{_GAP_WORD}{{0,{item.words}}}"
     if isinstance(item, Comma):
         return _COMMA
     if isinstance(item, Start):
@@ -367,7 +387,7 @@ def max_tokens(items: tuple[Item, ...]) -> int:
     total = 0
     for item in items:
         if isinstance(item, Gap):
-            total += GAP_WORDS
+            total += item.words
         elif isinstance(item, OptionalItem):
             total += max_tokens((item.item,))
         elif isinstance(item, Group):

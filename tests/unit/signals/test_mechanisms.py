@@ -354,3 +354,21 @@ def test_shouting_is_one_signal_with_its_evidence() -> None:
     assert (signal.evidence, signal.language) == ("!!!", "xx")
     assert names(detector, "My ID is ABC-123.") == []
     assert names(detector, "Thanks!") == []
+
+
+def test_a_longer_gap_reaches_further_and_no_further() -> None:
+    # Chinese counts every character as a word: "你们那个快递员" is seven.
+    detector = build(
+        {
+            "rules/lexicons/zh/physical_threat.yaml": """
+                signal: physical_threat
+                language: zh
+                phrases: ["我知道 ...7 住哪", "我会 ... 弄死"]
+            """
+        }
+    )
+
+    assert names(detector, "我知道你们那个快递员住哪") == ["physical_threat"]
+    assert names(detector, "我知道你们公司那个快递员住哪") == []
+    assert names(detector, "我会把他弄死") == ["physical_threat"]
+    assert names(detector, "我会找人把他弄死") == []  # "..." alone still reaches three

@@ -25,6 +25,8 @@ from service.signals.patterns import PatternError, compile_cue, compile_phrase, 
         ("^ sue", "needs at least 5 letters"),
         ("sue ^", "may only start a phrase"),
         ("@nope manager", "unknown list"),
+        ("sue ...11 court", "a gap reaches 1 to 10 words"),
+        ("sue ...0 court", "a gap reaches 1 to 10 words"),
     ],
 )
 def test_unsafe_or_malformed_phrases_are_refused_with_a_reason(phrase: str, reason: str) -> None:
@@ -77,7 +79,16 @@ def test_lists_are_named_alternatives() -> None:
         ("^ (i will|i'll) call ... my ... attorney $", 13),  # a gap is up to three words
         ("позовите , пожалуйста , руководител*", 5),  # a comma is a token of its own
         ("kierowni*", 1),
+        ("call ...8 attorney", 10),  # ...N reaches N words
     ],
 )
 def test_a_phrase_knows_how_many_tokens_its_matches_span_at_most(phrase: str, tokens: int) -> None:
     assert max_tokens(parse(phrase)) == tokens
+
+
+def test_a_gap_may_say_how_far_it_reaches() -> None:
+    from service.signals.patterns import parse_list
+
+    assert max_tokens(parse("我知道 ...6 住哪")) == 3 + 6 + 2
+    with pytest.raises(PatternError, match="cannot be used in a list item"):
+        parse_list(["manager ...5 now"])

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import shutil
 import textwrap
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from service.cases.model import Event, Snapshot
+from service.cases.model import CaseState, Escalated, Event, Snapshot
 from service.engine.model import Condition, Rule, RuleSet, Then
 
 RULES = Path(__file__).resolve().parent.parent / "rules"
@@ -92,3 +92,27 @@ BROKEN_RULE_FILE = """
 def snapshot() -> Snapshot:
     """Return the state of a new case."""
     return Snapshot()
+
+
+def decision_situations() -> dict[str, tuple[Snapshot, str | None]]:
+    """Return cases whose decisions show every part of an answer: signals, standing and held-back escalations."""
+    standing = Escalated(WHEN - timedelta(minutes=5), 5, "customer-demands-supervisor")
+    recent = Escalated(WHEN - timedelta(minutes=5), 3, "persistent-abuse-in-live-channel")
+    return {
+        "threat and demand": (
+            Snapshot(case=CaseState(case_id="C-1")),
+            "Get me your manager or I will sue you.",
+        ),
+        "standing supervisor": (
+            Snapshot(case=CaseState(case_id="C-1", open_escalations={"supervisor": standing})),
+            "I want to speak to your manager.",
+        ),
+        "held back by a cool-down": (
+            Snapshot(
+                case=CaseState(
+                    case_id="C-1", abusive_messages=5, last_escalations={"supervisor": recent}
+                )
+            ),
+            "You are an idiot.",
+        ),
+    }

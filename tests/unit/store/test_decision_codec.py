@@ -4,36 +4,18 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import timedelta
 
 import pytest
 
 from schemas.api import DecisionV1Schema
 from service import decide
-from service.cases.model import CaseState, Escalated, Snapshot
+from service.cases.model import Snapshot
 from service.policy import Policy
 from service.store.codec import decision_from_json, decision_to_json
-from tests.factories import WHEN, event
+from tests.factories import decision_situations, event
 
-STANDING = Escalated(WHEN - timedelta(minutes=5), 5, "customer-demands-supervisor")
-RECENT = Escalated(WHEN - timedelta(minutes=5), 3, "persistent-abuse-in-live-channel")
 SITUATIONS = {
-    "threat and demand": (
-        Snapshot(case=CaseState(case_id="C-1")),
-        "Get me your manager or I will sue you.",
-    ),
-    "standing supervisor": (
-        Snapshot(case=CaseState(case_id="C-1", open_escalations={"supervisor": STANDING})),
-        "I want to speak to your manager.",
-    ),
-    "held back by a cool-down": (
-        Snapshot(
-            case=CaseState(
-                case_id="C-1", abusive_messages=5, last_escalations={"supervisor": RECENT}
-            )
-        ),
-        "You are an idiot.",
-    ),
+    **decision_situations(),
     "nothing": (Snapshot(), "Hello"),
 }
 # What each situation shows: escalation statuses and held-back targets.

@@ -1079,20 +1079,16 @@ class Detector:
             self._rewrites[text] = found
         return found
 
-    def _variants(
+    def _plan(
         self, norm: Normalized, wanted: str | None
-    ) -> dict[str, tuple[_Message, set[int]]]:
-        """Return, per language with its own spelling, its reading of the message.
+    ) -> dict[str, list[tuple[int, tuple[str, ...], str]]]:
+        """Return, per language whose reading may find more than the text as written, its rewrites.
 
-        Only readings where some phrase of the language may match a rewritten
-        word, with those files.  A reading is made only when a rewritten word
-        is one a phrase of the language may match, and searched only within a
-        phrase's reach of its rewritten words: a match elsewhere holds no
-        rewrite, so the text as written has judged it already.
+        A reading may find more only when a rewritten word is one a phrase of
+        the language may match: most Latin messages transliterate to nothing of use.
         """
-        out: dict[str, tuple[_Message, set[int]]] = {}
         if not self._spellers:
-            return out
+            return {}
         rewrites: dict[str, list[tuple[int, tuple[str, ...], str]]] = {}
         useful: set[str] = set()
         known, rewritten = self._rewrites, self._rewritten
@@ -1102,27 +1098,48 @@ class Detector:
                 rewrites.setdefault(language, []).append((index, words, note))
                 if matters:
                     useful.add(language)
-        for language, (_, sets) in self._spellers.items():
-            # Only a rewritten word a phrase may match can make this reading find more than
-            # the text as written: most Latin messages transliterate to nothing of use.
-            if language not in useful or (wanted and language != wanted):
-                continue
-            variant, edits = _respelled(norm, rewrites[language])
-            reach, size = self._reach.get(language, 1), len(variant.texts)
-            if reach is None:
-                windows, probe = None, None
-            else:
-                # A match holding rewritten token e starts in e-reach+1..e and ends by e+reach.
-                starts = _merged((max(e - reach + 1, 0), e) for e in edits)
-                windows = [(low, high, min(high + reach, size)) for low, high in starts]
-                probe = _merged(
-                    (max(e - reach + 1, 0), min(e + reach - 1, size - 1)) for e in edits
-                )
-            files = sets.matching(variant, probe)
-            if files:
-                message = self._message(_Reading(variant), language, edits=edits, windows=windows)
-                out[language] = (message, files)
-        return out
+        return {
+            language: rewrites[language]
+            for language in self._spellers
+            if language in useful and not (wanted and language != wanted)
+        }
+
+    def _variant(
+        self,
+        norm: Normalized,
+        language: str,
+        rewrites: list[tuple[int, tuple[str, ...], str]],
+        claimed: set[int],
+    ) -> tuple[_Message, set[int]] | None:
+        """Return a language's reading of the message and the files it may match, if any.
+
+        A match of the reading holds a rewritten word; where every rewritten
+        word lies on a candidate of the text as written, every such match
+        overlaps it and is not read again, so no reading is made.  Otherwise
+        the reading is searched only within a phrase's reach of its rewritten
+        words: a match elsewhere holds no rewrite.
+        """
+        if claimed and all(
+            norm.starts[i] < norm.ends[i]
+            and any(c in claimed for c in range(norm.starts[i], norm.ends[i]))
+            for i, _, _ in rewrites
+        ):
+            return None
+        _, sets = self._spellers[language]
+        variant, edits = _respelled(norm, rewrites)
+        reach, size = self._reach.get(language, 1), len(variant.texts)
+        if reach is None:
+            windows, probe = None, None
+        else:
+            # A match holding rewritten token e starts in e-reach+1..e and ends by e+reach.
+            starts = _merged((max(e - reach + 1, 0), e) for e in edits)
+            windows = [(low, high, min(high + reach, size)) for low, high in starts]
+            probe = _merged((max(e - reach + 1, 0), min(e + reach - 1, size - 1)) for e in edits)
+        files = sets.matching(variant, probe)
+        if not files:
+            return None
+        message = self._message(_Reading(variant), language, edits=edits, windows=windows)
+        return message, files
 
     def _shout(self, text: str, wanted: str | None, found: list[Signal]) -> list[Signal]:
         """Add one signal for a shouted message, unless a phrase already found that signal.
@@ -1150,8 +1167,8 @@ class Detector:
         wanted = language.split("-")[0].lower() if language else None
         norm = normalize(text)
         base = self._sets.matching(norm)
-        variants = self._variants(norm, wanted)
-        if not base and not variants:
+        rewrites = self._plan(norm, wanted)
+        if not base and not rewrites:
             return tuple(self._shout(text, wanted, []))
         reading = _Reading(norm)
         plain: dict[str, _Message] = {}
@@ -1170,7 +1187,12 @@ class Detector:
                 found[index] = signal
         # A language's own reading of the message (respelled, transliterated) is a second
         # chance, after every file has read the text as written, and never hides it.
-        for variant, indices in variants.values():
+        # Each reading is made only now, once ``claimed`` says where it could add nothing.
+        for language, language_rewrites in rewrites.items():
+            made = self._variant(norm, language, language_rewrites, claimed)
+            if made is None:
+                continue
+            variant, indices = made
             for index in sorted(indices - found.keys()):
                 signal = scan_file(files[index], variant, cancelled, claimed)
                 if signal is not None:

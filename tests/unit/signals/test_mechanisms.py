@@ -235,6 +235,39 @@ def test_a_reading_is_made_only_when_a_rewritten_word_may_reach_a_phrase(
     assert made == ["get me ur manger"]
 
 
+
+def test_no_reading_is_made_where_every_rewritten_word_lies_on_a_written_candidate(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from service.signals import detect as detect_module
+
+    detector = build(
+        {
+            "rules/lexicons/en/supervisor_demand.yaml": EXACT,
+            "rules/lexicons/en/abuse.yaml": """
+                signal: abuse
+                language: en
+                phrases: ["ur (a|an)? idiot"]
+            """,
+            "rules/lexicons/en/spelling.yaml": SPELLING,
+        }
+    )
+    made: list[str] = []
+    respelled = detect_module._respelled
+
+    def counted(norm: Any, rewrites: Any) -> Any:
+        made.append(norm.original)
+        return respelled(norm, rewrites)
+
+    monkeypatch.setattr(detect_module, "_respelled", counted)
+    # "ur" may reach "your" of the supervisor phrase, but lies on the abuse candidate:
+    # a match of the reading holding it would overlap that candidate and be dropped.
+    assert names(detector, "ur an idiot") == ["abuse"]
+    assert made == []
+    assert names(detector, "ur an idiot, get me ur manager") == ["abuse", "supervisor_demand"]
+    assert made == ["ur an idiot, get me ur manager"]
+
+
 GAPPED = """
     signal: legal_threat
     language: en

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from marshmallow import Schema, ValidationError
@@ -24,6 +23,7 @@ from schemas.api import (
 from schemas.common import StrictSchema
 from schemas.lexicon import CueFileSchema, LexiconFileSchema, SpellingFileSchema
 from schemas.rules import DefaultsFileSchema, RuleFileSchema
+from service.ruleset.yamlsrc import parse
 
 RULES = Path(__file__).resolve().parents[3] / "rules"
 BODY: dict[str, Any] = {
@@ -166,7 +166,10 @@ def test_requests_load_or_fail_alike(schema: Schema, data: Any) -> None:
 def test_the_bundled_rule_files_load_alike() -> None:
     loaded = 0
     for path in sorted(RULES.rglob("*.yaml")):
-        data = yaml.safe_load(path.read_text())
+        # Read as the service reads them (its loader is not PyYAML's safe_load).
+        located, problems = parse(path.read_text(encoding="utf-8"), str(path))
+        assert located is not None, problems
+        data = located.data
         schema: Schema
         if path.parent.parent.name == "lexicons":
             schema = {"cues.yaml": CueFileSchema(), "spelling.yaml": SpellingFileSchema()}.get(

@@ -33,6 +33,11 @@ class Unsure(Exception):
     """orjson's reading might differ from the standard library's: parse with ``json``."""
 
 
+def has_long_integer(raw: bytes) -> bool:
+    """Tell whether ``raw`` holds a run of 19 digits, which orjson may read other than json."""
+    return _LONG_NUMBER in raw.translate(_DIGITS_AS_ZERO)
+
+
 def loads(raw: bytes) -> Any:
     """Parse UTF-8 JSON as ``json.loads`` would, refusing duplicate keys; raise Unsure otherwise.
 
@@ -41,7 +46,7 @@ def loads(raw: bytes) -> Any:
     a string as it is, so the parsed value written again has as many colons as
     the body only when no key was dropped.
     """
-    if _ESCAPED_COLON.search(raw) or _LONG_NUMBER in raw.translate(_DIGITS_AS_ZERO):
+    if _ESCAPED_COLON.search(raw) or has_long_integer(raw):
         raise Unsure
     try:
         data = orjson.loads(raw)

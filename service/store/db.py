@@ -139,19 +139,13 @@ def _json_dumps(value: Any) -> bytes | str:
         return json.dumps(value)
 
 
-# Integers of 19 digits or more, which orjson may read as floats and json reads exactly:
-# found as a run of 19 zeros once every digit is made "0" (as service/jsonwire.py does).
-_DIGITS_AS_ZERO = bytes(ord("0") if chr(i).isdigit() and i < 128 else ord(" ") for i in range(256))
-_LONG_NUMBER = b"0" * 19
-
-
 def _json_loads(raw: bytes | str) -> Any:
     """Read a JSON value the server wrote, with orjson where its reading is json's.
 
     The server writes JSONB without duplicate keys or NaN; only long integers,
     and anything orjson refuses, are left to json.
     """
-    if isinstance(raw, bytes) and _LONG_NUMBER not in raw.translate(_DIGITS_AS_ZERO):
+    if isinstance(raw, bytes) and not jsonwire.has_long_integer(raw):
         with contextlib.suppress(orjson.JSONDecodeError):
             return orjson.loads(raw)
     return json.loads(raw)

@@ -29,7 +29,7 @@ from service.store import codec, pgevent, sqlevent
 from service.store import repository as repo
 from service.store import webhooks as hooks
 from service.store.repository import Store
-from service.store.writes import Write, first_on_driver, run, run_on_driver
+from service.store.writes import Write, first_on_driver, run, run_on_driver, translated
 from service.timers import deadlines as timers
 from service.webhooks import outbox
 
@@ -120,7 +120,7 @@ def _once_sqlite(
 
     def write(conn: sa.Connection) -> Ingested:
         # The same read under the writer lock: one statement, compared raw.
-        with sqlevent.translated(conn):
+        with translated(conn):
             now_at = sqlevent.version(
                 sqlevent.driver_of(conn), case_id, event.event_id, event.customer_id, agent_id
             )

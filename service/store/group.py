@@ -24,7 +24,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from service.store.writes import driver_error
+from service.store.writes import translated
 
 
 @dataclass
@@ -105,8 +105,5 @@ class GroupCommit:
 
 def _savepoint(conn: sa.Connection, statement: str) -> None:
     """Run a savepoint statement on the driver: none of SQLAlchemy's work per job."""
-    driver = conn.connection.driver_connection
-    try:
-        driver.execute(statement)  # type: ignore[union-attr]
-    except conn.dialect.loaded_dbapi.Error as exc:
-        raise driver_error(conn, exc) from exc
+    with translated(conn):
+        conn.connection.driver_connection.execute(statement)  # type: ignore[union-attr]

@@ -32,7 +32,7 @@ from service.cases.model import AgentProfile, CustomerState
 from service.store import codec
 from service.store import repository as repo
 from service.store.schema import cases, customers
-from service.store.writes import Write, driver_error
+from service.store.writes import Write, translated
 
 _CUSTOMER_COLUMNS = (
     "customer_id",
@@ -233,12 +233,3 @@ def reading(engine: sa.Engine) -> Iterator[sqlite3.Connection]:
     """
     with engine.connect() as conn, translated(conn):
         yield driver_of(conn)
-
-
-@contextmanager
-def translated(conn: sa.Connection) -> Iterator[None]:
-    """Raise the driver's errors as SQLAlchemy's, as ``conn.execute`` would."""
-    try:
-        yield
-    except sqlite3.Error as exc:
-        raise driver_error(conn, exc) from exc

@@ -12,7 +12,8 @@ is compiled per event.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,6 +90,15 @@ def driver_error(conn: sa.Connection, exc: Exception) -> sa.exc.DBAPIError:
     return error
 
 
+@contextmanager
+def translated(conn: sa.Connection) -> Iterator[None]:
+    """Raise the driver's errors, met on ``conn``'s driver connection, as SQLAlchemy's."""
+    try:
+        yield
+    except conn.dialect.loaded_dbapi.Error as exc:
+        raise driver_error(conn, exc) from exc
+
+
 def _positional(statement: Compiled, row: Mapping[str, Any]) -> list[Any]:
     order: Sequence[str] = getattr(statement.compiled, "positiontup", None) or ()
     try:
@@ -110,18 +120,17 @@ def run_on_driver(conn: sa.Connection, writes: Iterable[Write]) -> None:
     SQLAlchemy's per-statement work.  Errors are raised as SQLAlchemy's.
     """
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    dbapi_error = conn.dialect.loaded_dbapi.Error
     try:
-        for write in writes:
-            if not write.rows:
-                continue
-            statement = compiled(write.statement, conn.dialect, sorted(write.rows[0]))
-            if len(write.rows) == 1:
-                cursor.execute(statement.sql, _positional(statement, write.rows[0]))
-            else:
-                cursor.executemany(statement.sql, [_positional(statement, r) for r in write.rows])
-    except dbapi_error as exc:
-        raise driver_error(conn, exc) from exc
+        with translated(conn):
+            for write in writes:
+                if not write.rows:
+                    continue
+                statement = compiled(write.statement, conn.dialect, sorted(write.rows[0]))
+                rows = [_positional(statement, r) for r in write.rows]
+                if len(rows) == 1:
+                    cursor.execute(statement.sql, rows[0])
+                else:
+                    cursor.executemany(statement.sql, rows)
     finally:
         cursor.close()
 
@@ -131,9 +140,8 @@ def first_on_driver(conn: sa.Connection, statement: UpdateBase, row: Mapping[str
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     built = compiled(statement, conn.dialect, sorted(row))
     try:
-        cursor.execute(built.sql, _positional(built, row))
-        return cursor.fetchone()
-    except conn.dialect.loaded_dbapi.Error as exc:
-        raise driver_error(conn, exc) from exc
+        with translated(conn):
+            cursor.execute(built.sql, _positional(built, row))
+            return cursor.fetchone()
     finally:
         cursor.close()

@@ -34,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 from service.engine.catalog import SIGNALS  # noqa: E402
 from service.policy import build_policy  # noqa: E402
+from service.ruleset.modelfile import bundled  # noqa: E402
 from service.signals.detect import MECHANISMS, Detector  # noqa: E402
 from tests.support.corpus import load_corpus  # noqa: E402
 
@@ -90,7 +91,7 @@ def main() -> None:
     off = frozenset(m for m in args.off.split(",") if m)
     if off - set(MECHANISMS):
         parser.error(f"unknown mechanisms: {', '.join(sorted(off - set(MECHANISMS)))}")
-    detector = Detector(build_policy(args.rules.resolve()).detector.lexicon, off)
+    detector = Detector(build_policy(args.rules.resolve()).detector.lexicon, off, bundled())
     messages = [
         m for m in load_corpus(args.corpus) if not args.language or m.language == args.language
     ]

@@ -31,6 +31,7 @@ from service.masking import Readable
 from service.ruleset import loader
 from service.ruleset.bundle import Bundle
 from service.ruleset.issues import InvalidFiles, Issue
+from service.ruleset.modelfile import bundled
 from service.signals.detect import Detector
 from service.store import rules as rules_store
 from service.store.repository import Store
@@ -113,7 +114,7 @@ def build_policy(source: Path | Bundle | Checked) -> Policy:
         ruleset=loaded.ruleset,
         compiled=checked.compiled,
         engine=engine,
-        detector=Detector(loaded.lexicon),
+        detector=Detector(loaded.lexicon, model=bundled()),
         bundle=loaded.bundle,
         loaded_at=utc_now(),
     )

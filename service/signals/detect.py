@@ -36,6 +36,7 @@ import re2
 
 from service.signals import patterns
 from service.signals.lexicon import Cue, CueSet, Lexicon, LexiconFile, Spelling
+from service.signals.model import Finding, Model
 from service.signals.normalize import (
     BOUNDARIES,
     HARD,
@@ -49,7 +50,7 @@ from service.signals.normalize import (
 from service.signals.patterns import MIN_STEM, PatternError, Regex
 
 # What a detector may leave out, for measuring what each mechanism costs and finds.
-MECHANISMS = ("cues", "infinitive", "respell", "transliterate", "fuzzy", "borrowings")
+MECHANISMS = ("cues", "infinitive", "respell", "transliterate", "fuzzy", "borrowings", "model")
 
 
 @dataclass(frozen=True)
@@ -782,7 +783,41 @@ class _Speller:
         return None
 
 
+MODEL_SOURCE = "service/signals/data/model.tsv"  # as evidence names it, from the project root
 UNDETERMINED = "und"  # ISO 639-2: a shouted message's language, with no hint and no other signal
+
+
+def _modelled(model: Model, finding: Finding, text: str, language: str) -> Signal:
+    """Return a signal the model found, with its strongest feature as the evidence.
+
+    The span is the feature's first place in the text, widened to whole words;
+    where lower-casing changes the text's length, the whole message.
+    """
+    word = finding.feature.startswith("w:")
+    feature = finding.feature[2:] if word else finding.feature.strip()
+    low = text.lower()
+    start, end = 0, len(text)
+    if len(low) == len(text):
+        if word:
+            words = r"\s+".join(re.escape(w) for w in feature.split())
+            hit = re.search(rf"(?<!\w){words}(?!\w)", low)
+            if hit is not None:
+                start, end = hit.span()
+        elif (at := low.find(feature)) >= 0:
+            start, end = at, at + len(feature)
+            while start > 0 and not low[start - 1].isspace():
+                start -= 1
+            while end < len(low) and not low[end].isspace():
+                end += 1
+    return Signal(
+        name=finding.name,
+        language=language,
+        evidence=text[start:end],
+        entry=f"model ({finding.score:.2f}): {feature}",
+        source=f"{MODEL_SOURCE}:{finding.line}",
+        start=start,
+        end=end,
+    )
 
 
 def shouted(lex: LexiconFile, text: str) -> Signal | None:
@@ -969,9 +1004,12 @@ class Detector:
     mechanisms out (see MECHANISMS), for the benchmark.
     """
 
-    def __init__(self, lexicon: Lexicon, off: frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self, lexicon: Lexicon, off: frozenset[str] = frozenset(), model: Model | None = None
+    ) -> None:
         self.lexicon = lexicon
         self.off = off
+        self.model = None if "model" in off else model
         files = lexicon.files
         self._sets = _FileSets(files, list(range(len(files))))
         self._shouting: dict[str, list[LexiconFile]] = {}
@@ -1169,7 +1207,10 @@ class Detector:
         base = self._sets.matching(norm)
         rewrites = self._plan(norm, wanted)
         if not base and not rewrites:
-            return tuple(self._shout(text, wanted, []))
+            return tuple(self._judge(text, wanted, self._shout(text, wanted, []), ()))
+        # The model may not overrule the lexicon, so it must know what the lexicon cancelled.
+        if cancelled is None and self.model is not None:
+            cancelled = []
         reading = _Reading(norm)
         plain: dict[str, _Message] = {}
         found: dict[int, Signal] = {}
@@ -1198,7 +1239,20 @@ class Detector:
                 if signal is not None:
                     found[index] = signal
         signals = self._shout(text, wanted, list(found.values()))
+        signals = self._judge(text, wanted, signals, cancelled or ())
         return tuple(sorted(signals, key=lambda s: (s.start, s.name, s.language)))
+
+    def _judge(
+        self, text: str, wanted: str | None, found: list[Signal], cancelled: Sequence[Cancelled]
+    ) -> list[Signal]:
+        """Add the signals the model finds that the lexicon neither found nor cancelled."""
+        if self.model is None:
+            return found
+        skip = {s.name for s in found} | {c.name for c in cancelled}
+        language = wanted or (found[0].language if found else UNDETERMINED)
+        for finding in self.model.score(text, tuple(skip)):
+            found.append(_modelled(self.model, finding, text, language))
+        return found
 
     def detect(self, text: str | None, language: str | None = None) -> tuple[Signal, ...]:
         """Return the signals in ``text``; ``language`` narrows the lexicons searched."""

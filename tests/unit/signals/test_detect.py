@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from service.policy import Policy
+from service.signals.detect import MODEL_SOURCE, Detector
 from service.signals.normalize import normalize
 
 
@@ -54,7 +55,9 @@ def test_evidence_is_the_span_of_the_original_text(policy: Policy) -> None:
 
 
 def test_a_phrase_does_not_match_across_a_sentence_end(policy: Policy) -> None:
-    assert names(policy, "I want to speak. To your manager I said nothing.") == []
+    phrases_only = Detector(policy.detector.lexicon, frozenset({"model"}))
+    text = "I want to speak. To your manager I said nothing."
+    assert phrases_only.detect(text) == ()
 
 
 def test_a_rejected_match_does_not_hide_a_later_one(policy: Policy) -> None:
@@ -64,7 +67,9 @@ def test_a_rejected_match_does_not_hide_a_later_one(policy: Policy) -> None:
 
 def test_a_language_hint_narrows_the_search(policy: Policy) -> None:
     assert names(policy, "I will sue you", language="en-GB") == ["legal_threat"]
-    assert names(policy, "I will sue you", language="pl") == []
+    # The hint narrows the lexicons; the model reads every language and may still speak.
+    signals = policy.detector.detect("I will sue you", language="pl")
+    assert all(s.source.startswith(MODEL_SOURCE) for s in signals)
 
 
 def test_normalisation_folds_case_width_and_arabic_letters() -> None:

@@ -44,6 +44,8 @@ log = logging.getLogger(__name__)
 # One lock for every engine call in the process: durable's C state is global.
 ENGINE_LOCK = threading.Lock()
 _JSON = json.JSONDecoder()
+# What json.dumps(fact, ensure_ascii=False) writes, with its encoder built once, not per fact.
+_FACT_JSON = json.JSONEncoder(ensure_ascii=False)
 _ruleset_names = itertools.count()
 # After this many states that could not be cleaned up, a fresh engine is built.
 MAX_LEAKED_STATES = 64
@@ -130,7 +132,7 @@ class _Ruleset:
             # A poisoned engine: start from a fresh ruleset.
             self._build()
         fact["sid"] = self.sid
-        return self._evaluate(json.dumps(fact, ensure_ascii=False))
+        return self._evaluate(_FACT_JSON.encode(fact))
 
     def _evaluate(self, payload: str) -> list[str]:
         try:

@@ -28,6 +28,7 @@ import itertools
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from service.engine import catalog
 from service.engine.catalog import FieldType
@@ -151,6 +152,11 @@ class CompiledRuleSet:
     stats: dict[str, int] = field(default_factory=dict)
     partitions: tuple[Partition, ...] = ()
     route_key: str | None = None
+
+    @cached_property
+    def slot_plan(self) -> tuple[tuple[str, str, FieldType | None, str | None], ...]:
+        """Return each slot as (key, path, type, presence), unpacked once per revision."""
+        return tuple((s.key, s.path, s.type, s.presence) for s in self.slots)
 
 
 def field_types(ruleset: RuleSet) -> dict[str, FieldType | None]:

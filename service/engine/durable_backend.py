@@ -43,6 +43,9 @@ log = logging.getLogger(__name__)
 
 # One lock for every engine call in the process: durable's C state is global.
 ENGINE_LOCK = threading.Lock()
+_JSON = json.JSONDecoder()
+# What json.dumps(fact, ensure_ascii=False) writes, with its encoder built once, not per fact.
+_FACT_JSON = json.JSONEncoder(ensure_ascii=False)
 _ruleset_names = itertools.count()
 # After this many states that could not be cleaned up, a fresh engine is built.
 MAX_LEAKED_STATES = 64
@@ -129,7 +132,7 @@ class _Ruleset:
             # A poisoned engine: start from a fresh ruleset.
             self._build()
         fact["sid"] = self.sid
-        return self._evaluate(json.dumps(fact, ensure_ascii=False))
+        return self._evaluate(_FACT_JSON.encode(fact))
 
     def _evaluate(self, payload: str) -> list[str]:
         try:
@@ -155,7 +158,9 @@ class _Ruleset:
         action = _engine.start_action_for_state(self._handle, state)
         while action is not None:
             message = action[1] if isinstance(action, tuple) else action
-            names.append(next(iter(json.loads(message))))
+            # The action is {"<rule name>": {"m": <the whole fact>}}: read its first key
+            # (the first string in it) only, instead of parsing the whole fact back.
+            names.append(_JSON.raw_decode(message, message.index('"'))[0])
             action = _engine.complete_and_start_action(self._handle, state)
         return names
 

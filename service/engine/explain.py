@@ -55,13 +55,16 @@ def _compare(op: str, left: FactValue, right: FactValue) -> bool:
         return left == right
     if not isinstance(left, int | float) or not isinstance(right, int | float):
         return False
-    checks: dict[str, Callable[[float, float], bool]] = {
-        "lt": lambda a, b: a < b,
-        "lte": lambda a, b: a <= b,
-        "gt": lambda a, b: a > b,
-        "gte": lambda a, b: a >= b,
-    }
-    return checks[op](left, right)
+    return _ORDER[op](left, right)
+
+
+# Built once: every explained comparison looks its operator up here.
+_ORDER: dict[str, Callable[[float, float], bool]] = {
+    "lt": lambda a, b: a < b,
+    "lte": lambda a, b: a <= b,
+    "gt": lambda a, b: a > b,
+    "gte": lambda a, b: a >= b,
+}
 
 
 def holds(cond: Condition, facts: Facts, types: Mapping[str, FieldType | None]) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import unicodedata
 from collections.abc import Mapping
+from typing import cast
 
 from service.engine.catalog import FieldType
 from service.engine.compiler import MARKER, CompiledRuleSet
@@ -36,6 +37,22 @@ def typed(value: object, type_: FieldType | None) -> FactValue | _Missing:
     Booleans are not numbers here, strings are NFC-normalised so that composed
     and decomposed accents compare equal, and non-finite numbers are missing.
     """
+    # The common facts first, by exact class (every slot of every event comes here):
+    # a plain int is finite and no bool, and ASCII text is its own NFC form.
+    if type(value) is int:
+        return value if type_ is FieldType.NUMBER or type_ is None else MISSING
+    if type(value) is str and value.isascii():
+        return value if type_ is FieldType.STRING or type_ is None else MISSING
+    if type(value) is float:
+        if type_ is FieldType.NUMBER or type_ is None:
+            return value if math.isfinite(value) else MISSING
+        return MISSING
+    if (
+        type(value) is tuple
+        and type_ is FieldType.LIST
+        and all(type(item) is str and item.isascii() for item in value)
+    ):
+        return cast(tuple[str, ...], value)
     if isinstance(value, bool):
         return value if type_ in (FieldType.BOOL, None) else MISSING
     if isinstance(value, int | float):
@@ -75,17 +92,18 @@ def value_of(facts: Facts, path: str, type_: FieldType | None) -> FactValue | _M
 def engine_fact(compiled: CompiledRuleSet, facts: Facts, sid: str) -> dict[str, object]:
     """Build the compact engine fact: only the keys the compiled rules read."""
     fact: dict[str, object] = {"sid": sid, "id": "f", MARKER: 1}
-    for slot in compiled.slots:
-        value = value_of(facts, slot.path, slot.type)
-        if isinstance(value, _Missing):
-            if slot.presence is None:
-                raise ValueError(f"fact {slot.path} must always be present")
-            fact[slot.presence] = False
+    get = facts.get
+    for key, path, type_, presence in compiled.slot_plan:
+        value = typed(get(path, MISSING), type_)
+        if value is MISSING:
+            if presence is None:
+                raise ValueError(f"fact {path} must always be present")
+            fact[presence] = False
             continue
-        if slot.presence is not None:
-            fact[slot.presence] = True
-        if not isinstance(value, tuple):
-            fact[slot.key] = value
+        if presence is not None:
+            fact[presence] = True
+        if value.__class__ is not tuple:
+            fact[key] = value
     for feat in compiled.features:
         haystack = value_of(facts, feat.path, feat.type)
         needle: object = feat.needle

@@ -71,6 +71,7 @@ def create_app(
         cache_size=app.config["RULES_CACHE_SIZE"],
         max_builds=app.config["RULES_MAX_BUILDS"],
         clock=now,
+        signal_model=app.config["SIGNAL_MODEL"],
     )
     policies.start_polling(app.config["RULES_POLL_SECONDS"])
     hash_key = app.config["TEXT_HASH_KEY"]

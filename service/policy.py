@@ -101,8 +101,12 @@ def check(source: Path | Bundle) -> Checked:
     return Checked(loaded, compiled)
 
 
-def build_policy(source: Path | Bundle | Checked) -> Policy:
-    """Load, validate, compile and load into the engine; raise InvalidFiles on any problem."""
+def build_policy(source: Path | Bundle | Checked, *, signal_model: bool = False) -> Policy:
+    """Load, validate, compile and load into the engine; raise InvalidFiles on any problem.
+
+    ``signal_model`` puts the trained signal model behind the lexicon
+    (docs/lexicons.md): it finds more, and costs time on every message.
+    """
     checked = source if isinstance(source, Checked) else check(source)
     loaded = checked.loaded
     try:
@@ -114,7 +118,7 @@ def build_policy(source: Path | Bundle | Checked) -> Policy:
         ruleset=loaded.ruleset,
         compiled=checked.compiled,
         engine=engine,
-        detector=Detector(loaded.lexicon, model=bundled()),
+        detector=Detector(loaded.lexicon, model=bundled() if signal_model else None),
         bundle=loaded.bundle,
         loaded_at=utc_now(),
     )
@@ -139,9 +143,11 @@ class PolicyHolder:
         cache_size: int = 4,
         max_builds: int = 0,
         clock: Clock = utc_now,
+        signal_model: bool = False,
     ) -> None:
         self.store = store
         self.seed_dir = seed_dir
+        self.signal_model = signal_model
         self.clock = clock
         self.cache_size = max(1, cache_size)
         self.max_builds = max_builds
@@ -161,7 +167,7 @@ class PolicyHolder:
         with self.store.read() as conn:
             active = rules_store.active(conn)
         if active is None:
-            seeded = given or build_policy(self.seed_dir)
+            seeded = given or build_policy(self.seed_dir, signal_model=self.signal_model)
             self._seed(seeded)
             with self.store.read() as conn:
                 active = rules_store.active(conn)
@@ -178,7 +184,8 @@ class PolicyHolder:
             # The stored revision no longer builds (a newer service version
             # refusing it): serve the bundled rules rather than nothing.
             log.exception("the active revision %s does not build here", active.revision)
-            return self._remember(given or build_policy(self.seed_dir))
+            fallback = given or build_policy(self.seed_dir, signal_model=self.signal_model)
+            return self._remember(fallback)
 
     def _seed(self, policy: Policy) -> None:
         now = self.clock()
@@ -217,7 +224,7 @@ class PolicyHolder:
             files = rules_store.bundle_files(conn, revision)
         if files is None:
             raise LookupError(f"no stored bundle with revision {revision}")
-        policy = build_policy(Bundle.from_text(files))
+        policy = build_policy(Bundle.from_text(files), signal_model=self.signal_model)
         if policy.revision != revision:
             raise LookupError(f"the bundle stored as {revision} hashes to {policy.revision}")
         self._remember(policy)
@@ -231,7 +238,7 @@ class PolicyHolder:
             if cached is not None:
                 self._cache.move_to_end(bundle.revision)
                 return cached
-            policy = build_policy(bundle)
+            policy = build_policy(bundle, signal_model=self.signal_model)
             self._remember(policy)
             self._after_build()
             return policy

@@ -1,0 +1,51 @@
+"""ESCALATION_SIGNAL_MODEL puts the trained model behind the lexicon; it is off by default."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from flask import Flask
+
+from service import create_app
+from service.policy import build_policy
+from service.ruleset.modelfile import bundled
+
+RULES = Path(__file__).resolve().parents[2] / "rules"
+
+
+
+def test_a_policy_has_the_model_only_when_asked() -> None:
+    assert build_policy(RULES).detector.model is None
+    assert build_policy(RULES, signal_model=True).detector.model is bundled()
+
+
+def served_model(tmp_path: Path, config: dict[str, object]) -> object:
+    app: Flask = create_app(
+        {
+            "TESTING": True,
+            "INSTANCE_PATH": str(tmp_path / "instance"),
+            "DECISION_LOG": str(tmp_path / "decisions.jsonl"),
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'escalation.db'}",
+            "TIMER_POLL_SECONDS": 0,
+            **config,
+        }
+    )
+    services = app.extensions["escalation"]
+    try:
+        return services.policies.current.detector.model
+    finally:
+        services.policies.stop()
+        services.keys.stop()
+        app.extensions["webhook_sender"].stop()
+        app.extensions["text_purger"].stop()
+        services.decision_log.close()
+        services.store.engine.dispose()
+
+
+def test_the_service_reads_the_switch_from_its_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert served_model(tmp_path / "default", {}) is None
+    monkeypatch.setenv("ESCALATION_SIGNAL_MODEL", "true")
+    assert served_model(tmp_path / "on", {}) is bundled()

@@ -43,6 +43,11 @@ def open_app(tmp_path: Path, policy: Policy, url: str) -> Iterator[Flask]:
     # Test clients send a key with every scope; tests of access make their own.
     authorize(application)
     yield application
+    close_app(application)
+
+
+def close_app(application: Flask) -> None:
+    """Stop an application's background threads and close its log and database."""
     services = application.extensions["escalation"]
     services.policies.stop()
     services.keys.stop()

@@ -10,6 +10,7 @@ from flask import Flask
 from service import create_app
 from service.policy import build_policy
 from service.ruleset.modelfile import bundled
+from tests.conftest import close_app
 
 RULES = Path(__file__).resolve().parents[2] / "rules"
 
@@ -31,16 +32,10 @@ def served_model(tmp_path: Path, config: dict[str, object]) -> object:
             **config,
         }
     )
-    services = app.extensions["escalation"]
     try:
-        return services.policies.current.detector.model
+        return app.extensions["escalation"].policies.current.detector.model
     finally:
-        services.policies.stop()
-        services.keys.stop()
-        app.extensions["webhook_sender"].stop()
-        app.extensions["text_purger"].stop()
-        services.decision_log.close()
-        services.store.engine.dispose()
+        close_app(app)
 
 
 def test_the_service_reads_the_switch_from_its_environment(

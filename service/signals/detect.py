@@ -787,7 +787,7 @@ MODEL_SOURCE = "service/signals/data/model.tsv"  # as evidence names it, from th
 UNDETERMINED = "und"  # ISO 639-2: a shouted message's language, with no hint and no other signal
 
 
-def _modelled(model: Model, finding: Finding, text: str, language: str) -> Signal:
+def _modelled(finding: Finding, text: str, language: str) -> Signal:
     """Return a signal the model found, with its strongest feature as the evidence.
 
     The span is the feature's first place in the text, widened to whole words;
@@ -1251,7 +1251,7 @@ class Detector:
         skip = {s.name for s in found} | {c.name for c in cancelled}
         language = wanted or (found[0].language if found else UNDETERMINED)
         for finding in self.model.score(text, tuple(skip)):
-            found.append(_modelled(self.model, finding, text, language))
+            found.append(_modelled(finding, text, language))
         return found
 
     def detect(self, text: str | None, language: str | None = None) -> tuple[Signal, ...]:

@@ -10,27 +10,28 @@ from typing import Any
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 KIB = 1024
 
+
+
+def _switch(value: str) -> bool:
+    """Read an on/off setting: on unless it is 0, false, no or off."""
+    return value.strip().lower() not in ("0", "false", "no", "off")
+
+
 # name -> (environment variable, parser)
 ENVIRONMENT: dict[str, tuple[str, Any]] = {
     "RULES_DIR": ("ESCALATION_RULES_DIR", str),
     "DATABASE_URL": ("DATABASE_URL", str),
     "DECISION_LOG": ("ESCALATION_DECISION_LOG", str),
-    "DECISION_LOG_MASK_TEXT": (
-        "ESCALATION_DECISION_LOG_MASK_TEXT",
-        lambda v: v.lower() not in ("0", "false", "no"),
-    ),
+    "DECISION_LOG_MASK_TEXT": ("ESCALATION_DECISION_LOG_MASK_TEXT", _switch),
     # drop, hash or keep: how the decision log shows message text and attribute values.
     "TEXT_POLICY": ("ESCALATION_TEXT_POLICY", str),
     "TEXT_HASH_KEY": ("ESCALATION_TEXT_HASH_KEY", str),
     "MAX_CONTENT_LENGTH": ("ESCALATION_MAX_BODY_BYTES", int),
     "API_KEYS_FILE": ("ESCALATION_API_KEYS", str),
     "API_KEYS_REFRESH_SECONDS": ("ESCALATION_API_KEYS_REFRESH_SECONDS", float),
-    "DOCS_PUBLIC": ("ESCALATION_DOCS_PUBLIC", lambda v: v.lower() not in ("0", "false", "no")),
-    "METRICS_REQUIRE_KEY": (
-        "ESCALATION_METRICS_REQUIRE_KEY",
-        lambda v: v.lower() not in ("0", "false", "no"),
-    ),
-    "AUTO_MIGRATE": ("ESCALATION_AUTO_MIGRATE", lambda v: v.lower() not in ("0", "false", "no")),
+    "DOCS_PUBLIC": ("ESCALATION_DOCS_PUBLIC", _switch),
+    "METRICS_REQUIRE_KEY": ("ESCALATION_METRICS_REQUIRE_KEY", _switch),
+    "AUTO_MIGRATE": ("ESCALATION_AUTO_MIGRATE", _switch),
     "DECISION_LOG_FLUSH_SECONDS": ("ESCALATION_DECISION_LOG_FLUSH_SECONDS", float),
     "DECISION_LOG_RECOVER_SECONDS": ("ESCALATION_DECISION_LOG_RECOVER_SECONDS", float),
     "DECISION_LOG_SETTLE_SECONDS": ("ESCALATION_DECISION_LOG_SETTLE_SECONDS", float),
@@ -48,7 +49,7 @@ ENVIRONMENT: dict[str, tuple[str, Any]] = {
     "TEXT_PURGE_SECONDS": ("ESCALATION_TEXT_PURGE_SECONDS", float),
     "LOG_LEVEL": ("ESCALATION_LOG_LEVEL", str),
     "BODY_TIMEOUT_SECONDS": ("ESCALATION_BODY_TIMEOUT_SECONDS", float),
-    "SIGNAL_MODEL": ("ESCALATION_SIGNAL_MODEL", lambda v: v.lower() in ("1", "true", "yes", "on")),
+    "SIGNAL_MODEL": ("ESCALATION_SIGNAL_MODEL", _switch),
 }
 
 
@@ -56,8 +57,8 @@ def defaults(instance_path: str) -> dict[str, Any]:
     """Return the built-in configuration: SQLite and bundled rules under the instance folder."""
     return {
         "RULES_DIR": str(PROJECT_ROOT / "rules"),
-        # Off until it is cheap enough: measured at 0.6x the evaluate throughput (docs/lexicons.md).
-        "SIGNAL_MODEL": False,
+        # The trained signal model behind the lexicon (docs/lexicons.md); false: the lexicon alone.
+        "SIGNAL_MODEL": True,
         "DATABASE_URL": f"sqlite:///{os.path.join(instance_path, 'escalation.db')}",
         "DECISION_LOG": os.path.join(instance_path, "decisions.jsonl"),
         "DECISION_LOG_MASK_TEXT": True,

@@ -101,11 +101,11 @@ def check(source: Path | Bundle) -> Checked:
     return Checked(loaded, compiled)
 
 
-def build_policy(source: Path | Bundle | Checked, *, signal_model: bool = False) -> Policy:
+def build_policy(source: Path | Bundle | Checked, *, signal_model: bool = True) -> Policy:
     """Load, validate, compile and load into the engine; raise InvalidFiles on any problem.
 
     ``signal_model`` puts the trained signal model behind the lexicon
-    (docs/lexicons.md): it finds more, and costs time on every message.
+    (docs/lexicons.md); false leaves the lexicon alone.
     """
     checked = source if isinstance(source, Checked) else check(source)
     loaded = checked.loaded
@@ -143,7 +143,7 @@ class PolicyHolder:
         cache_size: int = 4,
         max_builds: int = 0,
         clock: Clock = utc_now,
-        signal_model: bool = False,
+        signal_model: bool = True,
     ) -> None:
         self.store = store
         self.seed_dir = seed_dir

@@ -13,7 +13,14 @@ from pathlib import Path
 from schemas.model import load_header
 from service.signals.model import Model
 
-MODEL = Path(__file__).resolve().parents[1] / "signals" / "data" / "model.tsv"
+ROOT = Path(__file__).resolve().parents[2]
+MODEL = ROOT / "service" / "signals" / "data" / "model.tsv"
+
+
+def source_of(path: Path) -> str:
+    """Name a model file as evidence names it: from the project root when inside it."""
+    resolved = path.resolve()
+    return resolved.relative_to(ROOT).as_posix() if resolved.is_relative_to(ROOT) else str(path)
 
 
 def load(path: Path = MODEL) -> Model:
@@ -40,7 +47,7 @@ def load(path: Path = MODEL) -> Model:
                 raise ValueError(f"{path}:{number}: a weight is not a number") from None
     meta = load_header(header, str(path))
     return Model(
-        path,
+        source_of(path),
         tuple(meta["signals"]),
         tuple(meta["bias"]),
         tuple(math.log(t / (1 - t)) for t in meta["threshold"]),

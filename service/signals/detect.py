@@ -783,11 +783,10 @@ class _Speller:
         return None
 
 
-MODEL_SOURCE = "service/signals/data/model.tsv"  # as evidence names it, from the project root
 UNDETERMINED = "und"  # ISO 639-2: a shouted message's language, with no hint and no other signal
 
 
-def _modelled(finding: Finding, text: str, language: str) -> Signal:
+def _modelled(finding: Finding, text: str, language: str, model_file: str) -> Signal:
     """Return a signal the model found, with its strongest feature as the evidence.
 
     The span is the feature's first place in the text, widened to whole words;
@@ -814,7 +813,7 @@ def _modelled(finding: Finding, text: str, language: str) -> Signal:
         language=language,
         evidence=text[start:end],
         entry=f"model ({finding.score:.2f}): {feature}",
-        source=f"{MODEL_SOURCE}:{finding.line}",
+        source=f"{model_file}:{finding.line}",
         start=start,
         end=end,
     )
@@ -1251,7 +1250,7 @@ class Detector:
         skip = {s.name for s in found} | {c.name for c in cancelled}
         language = wanted or (found[0].language if found else UNDETERMINED)
         for finding in self.model.score(text, tuple(skip)):
-            found.append(_modelled(finding, text, language))
+            found.append(_modelled(finding, text, language, self.model.source))
         return found
 
     def detect(self, text: str | None, language: str | None = None) -> tuple[Signal, ...]:

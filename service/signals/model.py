@@ -77,7 +77,7 @@ class Finding:
 class Model:
     """Weights per feature and signal, a bias and a threshold (in logits) per signal."""
 
-    path: Path
+    source: str  # the file as evidence names it: from the project root when inside it
     signals: tuple[str, ...]
     bias: tuple[float, ...]
     cutoff: tuple[float, ...]  # the logit of each signal's probability threshold

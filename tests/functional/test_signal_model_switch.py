@@ -1,4 +1,4 @@
-"""ESCALATION_SIGNAL_MODEL puts the trained model behind the lexicon; it is off by default."""
+"""The trained model stands behind the lexicon unless ESCALATION_SIGNAL_MODEL turns it off."""
 
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ RULES = Path(__file__).resolve().parents[2] / "rules"
 
 
 
-def test_a_policy_has_the_model_only_when_asked() -> None:
-    assert build_policy(RULES).detector.model is None
-    assert build_policy(RULES, signal_model=True).detector.model is bundled()
+def test_a_policy_has_the_model_unless_told_not_to() -> None:
+    assert build_policy(RULES).detector.model is bundled()
+    assert build_policy(RULES, signal_model=False).detector.model is None
 
 
 def served_model(tmp_path: Path, config: dict[str, object]) -> object:
@@ -41,6 +41,10 @@ def served_model(tmp_path: Path, config: dict[str, object]) -> object:
 def test_the_service_reads_the_switch_from_its_environment(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert served_model(tmp_path / "default", {}) is None
+    monkeypatch.delenv("ESCALATION_SIGNAL_MODEL", raising=False)
+    assert served_model(tmp_path / "default", {}) is bundled()
+    for off in ("false", "0", "no", "off", " Off "):
+        monkeypatch.setenv("ESCALATION_SIGNAL_MODEL", off)
+        assert served_model(tmp_path / off.strip(), {}) is None
     monkeypatch.setenv("ESCALATION_SIGNAL_MODEL", "true")
     assert served_model(tmp_path / "on", {}) is bundled()

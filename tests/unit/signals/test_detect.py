@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from service.policy import Policy
-from service.signals.detect import MODEL_SOURCE, Detector
+from service.ruleset.modelfile import bundled
+from service.signals.detect import Detector
 from service.signals.normalize import normalize
 
 
@@ -69,7 +70,7 @@ def test_a_language_hint_narrows_the_search(policy: Policy) -> None:
     assert names(policy, "I will sue you", language="en-GB") == ["legal_threat"]
     # The hint narrows the lexicons; the model reads every language and may still speak.
     signals = policy.detector.detect("I will sue you", language="pl")
-    assert all(s.source.startswith(MODEL_SOURCE) for s in signals)
+    assert all(s.source.startswith(bundled().source + ":") for s in signals)
 
 
 def test_normalisation_folds_case_width_and_arabic_letters() -> None:

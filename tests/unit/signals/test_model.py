@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from service.ruleset.modelfile import bundled, load
-from service.signals.detect import MODEL_SOURCE, Detector
+from service.ruleset.modelfile import ROOT, bundled, load
+from service.signals.detect import Detector
 from service.signals.model import corpus_digest, features
 from tests.support.corpus import CORPUS
 from tests.unit.signals.test_mechanisms import CUES, LEGAL, build
@@ -75,6 +75,12 @@ def test_a_malformed_model_names_its_file_and_line(tmp_path: Path, text: str, sa
     assert says in str(raised.value)
 
 
+def test_a_model_file_is_named_from_the_project_root_when_inside_it(tmp_path: Path) -> None:
+    assert bundled().source == "service/signals/data/model.tsv"
+    assert (ROOT / bundled().source).is_file()
+    assert load(write(tmp_path, HEADER + ROWS)).source == str(tmp_path / "model.tsv")
+
+
 def test_the_bundled_model_was_trained_on_the_corpus_as_it_is() -> None:
     assert bundled().corpus == corpus_digest(CORPUS.glob("*.yaml")), (
         "tests/corpus changed since the model was trained: "
@@ -94,7 +100,8 @@ def test_the_model_adds_what_the_lexicon_missed_with_evidence(modelled: Detector
     [signal] = modelled.detect("You will Regret this")
     assert signal.name == "physical_threat"
     assert (signal.evidence, signal.start, signal.end) == ("Regret", 9, 15)
-    assert signal.source == f"{MODEL_SOURCE}:6"
+    assert modelled.model is not None
+    assert signal.source == f"{modelled.model.source}:6"
     assert signal.entry.startswith("model (")
     assert signal.entry.endswith("): regret")
 

@@ -100,6 +100,8 @@ def create_engine(url: str) -> sa.Engine:
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         engine = sa.create_engine(
             url,
+            # JSON columns written by orjson where it agrees with json (_json_text).
+            json_serializer=_json_text,
             connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
             # A file has no connection to lose: no ping per checkout.
             pool_pre_ping=False,
@@ -137,6 +139,16 @@ def _json_dumps(value: Any) -> bytes | str:
         return jsonwire.dumps(value)
     except jsonwire.Unsure:
         return json.dumps(value)
+
+
+def _json_text(value: Any) -> str:
+    """Write a SQLite JSON value (text) with orjson, or with json where orjson cannot.
+
+    Compact and not ASCII-escaped, unlike json's default; every reader parses
+    it, and values stored before read the same.
+    """
+    written = _json_dumps(value)
+    return written.decode("utf-8") if isinstance(written, bytes) else written
 
 
 def _json_loads(raw: bytes | str) -> Any:

@@ -9,7 +9,8 @@ idles, for as long as those connections live.  Taking one connection per
 wake-up leaves the rest of the burst to the other workers, woken by the same
 readiness; a busy worker comes back to the socket later, so the idle ones
 take more.  The kernel's listen queue keeps its full length (``listen`` is
-called with the configured backlog, as before).
+called with the configured backlog, as before).  A worker that does not get
+the CPU while a burst arrives still misses it (docs/deployment.md).
 """
 
 from __future__ import annotations

@@ -81,7 +81,7 @@ class EscalationWorker(UvicornWorker):
     """A uvicorn worker serving the Flask app of ``wsgi:app`` with bodies read first."""
 
     CONFIG_KWARGS: dict[str, Any] = {  # noqa: RUF012 - uvicorn_worker's own name and type
-        # asyncio, taking one new connection per wake-up so workers share bursts (service/fairloop.py).
+        # asyncio, one new connection per wake-up: workers share bursts (service/fairloop.py).
         "loop": "service.fairloop:FairAcceptLoop",
         # Pinned, so limits do not change when httptools happens to be installed.
         "http": HeadTimeoutProtocol,

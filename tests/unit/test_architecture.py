@@ -55,7 +55,16 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
     ),
     (
         "interfaces",
-        frozenset({"service.api", "service.asgi", "service.cli", "service", "service.__main__"}),
+        frozenset(
+            {
+                "service.api",
+                "service.asgi",
+                "service.fairloop",
+                "service.cli",
+                "service",
+                "service.__main__",
+            }
+        ),
     ),
 )
 LAYER_OF = {package: index for index, (_, packages) in enumerate(LAYERS) for package in packages}

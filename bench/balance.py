@@ -16,9 +16,7 @@ little more than half busy.  It prints figures and asserts nothing.
 from __future__ import annotations
 
 import argparse
-import collections
 import contextlib
-import json
 import sys
 import tempfile
 from pathlib import Path
@@ -32,6 +30,7 @@ from bench.ingest import (  # noqa: E402
     evaluate_request,
     events_request,
     load,
+    served,
 )
 
 MAKERS = {"evaluate": evaluate_request, "events": events_request}
@@ -42,15 +41,6 @@ def cpu_times() -> tuple[int, int]:
     with open("/proc/stat", encoding="ascii") as stat:
         values = [int(v) for v in stat.readline().split()[1:]]
     return sum(values), values[3] + values[4]
-
-
-def served(server: TreeServer) -> collections.Counter[int]:
-    """Count the access lines of the server's log by worker pid."""
-    counts: collections.Counter[int] = collections.Counter()
-    for line in server.log_tail(10**9).splitlines():
-        if line.startswith("{") and '"service.access"' in line:
-            counts[json.loads(line)["pid"]] += 1
-    return counts
 
 
 def main() -> None:

@@ -15,7 +15,9 @@ asyncio load generator: ``POST /bare``; ``POST /v1/evaluate`` (the README's
 example, on the SQLite server: it stores nothing); ``POST /v1/cases/{id}/events``
 spread over 100 cases with unique event ids on each database.  Rounds are
 interleaved (every endpoint once per round, so drift hits all alike) and the
-median round of each is shown: req/s, p50, p99, and the ratio to bare Flask.
+median round of each is shown: req/s, p50, p99, the ratio to bare Flask, and
+in how many rounds one worker served every connection alone (from the access
+lines; such a round runs at about half speed, docs/deployment.md).
 
 Next to them, the ceilings: the load generator's own (against a canned
 asyncio responder, so the generator is shown not to be the bottleneck), a
@@ -33,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import contextlib
 import json
 import multiprocessing
@@ -209,6 +212,15 @@ def load(port: int, clients: int, seconds: float, make: MakeRequest) -> dict[str
         "n": len(latencies),
         "errors": errors,
     }
+
+
+def served(server: Server) -> collections.Counter[int]:
+    """Count the service's access lines in the server's log by worker pid (none for /bare)."""
+    counts: collections.Counter[int] = collections.Counter()
+    for line in server.log_tail(10**9).splitlines():
+        if line.startswith("{") and '"service.access"' in line:
+            counts[json.loads(line)["pid"]] += 1
+    return counts
 
 
 def median_run(runs: list[dict[str, float]]) -> dict[str, float]:
@@ -453,9 +465,11 @@ def main() -> None:
                     load(canned_port, args.clients, args.seconds, bare_request())["rate"]
                 )
                 for label, name, maker in endpoints:
-                    runs[label].append(
-                        load(servers[name].port, args.clients, args.seconds, maker())
-                    )
+                    before = served(servers[name])
+                    run = load(servers[name].port, args.clients, args.seconds, maker())
+                    # A round whose connections all went to one worker (docs/deployment.md).
+                    run["alone"] = float(len(served(servers[name]) - before) == 1)
+                    runs[label].append(run)
         history = {
             backend: (
                 history_cost(servers[backend].port, 10, 200),
@@ -480,11 +494,16 @@ def main() -> None:
         f"median of {args.repeat} interleaved rounds of {args.seconds:g} s; "
         f"{os.cpu_count()} cores shared by the load generator and the servers\n"
     )
-    print(f"{'endpoint':<38} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'/ bare':>7}")
+    print(
+        f"{'endpoint':<38} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'/ bare':>7}"
+        f"  rounds one worker served alone"
+    )
     for label, figures in shown.items():
+        alone = sum(bool(r["alone"]) for r in runs[label])
         print(
             f"{label:<38} {figures['rate']:>8,.0f} {figures['p50']:>8.2f} "
             f"{figures['p99']:>8.2f} {figures['errors']:>7.0f} {figures['rate'] / base:>7.2f}"
+            f"  {'-' if label == endpoints[0][0] else f'{alone} of {len(runs[label])}'}"
         )
     print(
         f"\nload generator ceiling (canned asyncio responder, same request as /bare): "

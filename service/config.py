@@ -11,7 +11,6 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 KIB = 1024
 
 
-
 def _switch(value: str) -> bool:
     """Read an on/off setting: on unless it is 0, false, no or off."""
     return value.strip().lower() not in ("0", "false", "no", "off")

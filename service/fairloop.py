@@ -41,4 +41,3 @@ class FairAcceptLoop(asyncio.SelectorEventLoop):
         super()._start_serving(  # type: ignore[misc]
             protocol_factory, sock, sslcontext, server, ACCEPTS_PER_WAKE, *args, **kwargs
         )
-

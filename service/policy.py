@@ -167,7 +167,7 @@ class PolicyHolder:
         with self.store.read() as conn:
             active = rules_store.active(conn)
         if active is None:
-            seeded = given or build_policy(self.seed_dir, signal_model=self.signal_model)
+            seeded = given or self._build(self.seed_dir)
             self._seed(seeded)
             with self.store.read() as conn:
                 active = rules_store.active(conn)
@@ -184,8 +184,11 @@ class PolicyHolder:
             # The stored revision no longer builds (a newer service version
             # refusing it): serve the bundled rules rather than nothing.
             log.exception("the active revision %s does not build here", active.revision)
-            fallback = given or build_policy(self.seed_dir, signal_model=self.signal_model)
-            return self._remember(fallback)
+            return self._remember(given or self._build(self.seed_dir))
+
+    def _build(self, source: Path | Bundle) -> Policy:
+        """Build a policy with this holder's choice of signal model."""
+        return build_policy(source, signal_model=self.signal_model)
 
     def _seed(self, policy: Policy) -> None:
         now = self.clock()
@@ -224,7 +227,7 @@ class PolicyHolder:
             files = rules_store.bundle_files(conn, revision)
         if files is None:
             raise LookupError(f"no stored bundle with revision {revision}")
-        policy = build_policy(Bundle.from_text(files), signal_model=self.signal_model)
+        policy = self._build(Bundle.from_text(files))
         if policy.revision != revision:
             raise LookupError(f"the bundle stored as {revision} hashes to {policy.revision}")
         self._remember(policy)
@@ -238,7 +241,7 @@ class PolicyHolder:
             if cached is not None:
                 self._cache.move_to_end(bundle.revision)
                 return cached
-            policy = build_policy(bundle, signal_model=self.signal_model)
+            policy = self._build(bundle)
             self._remember(policy)
             self._after_build()
             return policy

@@ -11,16 +11,18 @@ import math
 from pathlib import Path
 
 from schemas.model import load_header
+from service.config import PROJECT_ROOT
 from service.signals.model import Model
 
-ROOT = Path(__file__).resolve().parents[2]
-MODEL = ROOT / "service" / "signals" / "data" / "model.tsv"
+MODEL = PROJECT_ROOT / "service" / "signals" / "data" / "model.tsv"
 
 
 def source_of(path: Path) -> str:
     """Name a model file as evidence names it: from the project root when inside it."""
     resolved = path.resolve()
-    return resolved.relative_to(ROOT).as_posix() if resolved.is_relative_to(ROOT) else str(path)
+    if resolved.is_relative_to(PROJECT_ROOT):
+        return resolved.relative_to(PROJECT_ROOT).as_posix()
+    return str(path)
 
 
 def load(path: Path = MODEL) -> Model:

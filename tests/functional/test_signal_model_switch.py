@@ -15,13 +15,13 @@ from tests.conftest import close_app
 RULES = Path(__file__).resolve().parents[2] / "rules"
 
 
-
 def test_a_policy_has_the_model_unless_told_not_to() -> None:
     assert build_policy(RULES).detector.model is bundled()
     assert build_policy(RULES, signal_model=False).detector.model is None
 
 
-def served_model(tmp_path: Path, config: dict[str, object]) -> object:
+def served_model(tmp_path: Path) -> object:
+    """Return the signal model of a service created with the configuration of its environment."""
     app: Flask = create_app(
         {
             "TESTING": True,
@@ -29,7 +29,6 @@ def served_model(tmp_path: Path, config: dict[str, object]) -> object:
             "DECISION_LOG": str(tmp_path / "decisions.jsonl"),
             "DATABASE_URL": f"sqlite:///{tmp_path / 'escalation.db'}",
             "TIMER_POLL_SECONDS": 0,
-            **config,
         }
     )
     try:
@@ -42,9 +41,9 @@ def test_the_service_reads_the_switch_from_its_environment(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("ESCALATION_SIGNAL_MODEL", raising=False)
-    assert served_model(tmp_path / "default", {}) is bundled()
+    assert served_model(tmp_path / "default") is bundled()
     for off in ("false", "0", "no", "off", " Off "):
         monkeypatch.setenv("ESCALATION_SIGNAL_MODEL", off)
-        assert served_model(tmp_path / off.strip(), {}) is None
+        assert served_model(tmp_path / off.strip()) is None
     monkeypatch.setenv("ESCALATION_SIGNAL_MODEL", "true")
-    assert served_model(tmp_path / "on", {}) is bundled()
+    assert served_model(tmp_path / "on") is bundled()

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from service.ruleset.modelfile import ROOT, bundled, load
+from service.config import PROJECT_ROOT
+from service.ruleset.modelfile import bundled, load
 from service.signals.detect import Detector
 from service.signals.model import corpus_digest, features
 from tests.support.corpus import CORPUS
@@ -77,7 +78,7 @@ def test_a_malformed_model_names_its_file_and_line(tmp_path: Path, text: str, sa
 
 def test_a_model_file_is_named_from_the_project_root_when_inside_it(tmp_path: Path) -> None:
     assert bundled().source == "service/signals/data/model.tsv"
-    assert (ROOT / bundled().source).is_file()
+    assert (PROJECT_ROOT / bundled().source).is_file()
     assert load(write(tmp_path, HEADER + ROWS)).source == str(tmp_path / "model.tsv")
 
 
